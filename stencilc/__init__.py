@@ -1,0 +1,19 @@
+"""stencilc: a stencil compiler for PDE right-hand sides written in SymPy.
+
+Public API (API.md): Field, fields, grad, div, laplace, D, dot, Neumann, Periodic, Dirichlet,
+compile_stencil, generate, integrate, Stencil, Solution, StencilError.
+"""
+__version__ = "0.1.0"
+
+from .errors import StencilError  # noqa: E402
+from .symbolic import D, Dirichlet, Field, Neumann, Periodic, div, dot, fields, grad, laplace  # noqa: E402
+from .stencil import Stencil  # noqa: E402
+from .api import compile_stencil, generate  # noqa: E402
+
+try:  # the integrator lands separately (issue 4)
+    from .integrate import Solution, integrate  # noqa: E402
+except ImportError:  # pragma: no cover
+    pass
+
+__all__ = ["Field", "fields", "grad", "div", "laplace", "D", "dot", "Neumann", "Periodic", "Dirichlet",
+           "compile_stencil", "generate", "integrate", "Stencil", "Solution", "StencilError"]

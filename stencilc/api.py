@@ -1,0 +1,78 @@
+"""`compile_stencil` and `generate`: the pipeline end to end (DESIGN.md), through the cache.
+
+Takes what the user wrote and the options of API.md §4; gives a `Stencil` (or source text). The cache
+is looked up from the checked problem and options before any lowering, so a warm compile costs only
+the front end and a library load.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import cache as _cache
+from .backends import target as _target
+from .errors import StencilError
+from .ir import Kernel, build_kernel
+from .passes import eliminate_common_subexpressions
+from .stencil import Stencil, describe
+from .symbolic import Problem, check_problem
+
+GENERATE_TARGETS = ("c", "numpy")
+
+
+def _kernel(problem: Problem, name: str) -> Kernel:
+    return eliminate_common_subexpressions(build_kernel(problem, name=name))
+
+
+def _render(problem: Problem, target: str, name: str) -> tuple[str, Kernel]:
+    kernel = _kernel(problem, name)
+    signature = None
+    if target == "c":
+        from .backends.c import signature as c_signature
+        signature = c_signature(kernel)
+    header = describe(problem, name, target, signature)
+    return _target(target).render(kernel, header), kernel
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
+        raise StencilError(f"name {name!r} is not a valid C/Python identifier")
+    return name
+
+
+def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backend="c",
+                    dtype="float64", spacing=1.0, fastmath=False, cache=True) -> Stencil:
+    """Compile a right-hand side into a callable `Stencil` (API.md §4)."""
+    tgt = _target(backend)
+    problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
+                            spacing=spacing, fastmath=fastmath)
+    if not isinstance(cache, bool):
+        raise StencilError(f"cache={cache!r} must be True or False")
+    name = "stencil_rhs"
+    key = _cache.make_key(problem.key(), backend, name, tgt.toolchain_id(problem.fastmath))
+
+    def populate(directory: Path) -> dict:
+        source, kernel = _render(problem, backend, name)
+        tgt.build(source, directory, problem.fastmath)
+        from .backends.c import signature as c_signature
+        return {"backend": backend, "name": name, "dtype": problem.dtype, "radius": kernel.radius,
+                "signature": c_signature(kernel), "source_file": tgt.source_file}
+
+    found = _cache.lookup(key) if cache else None
+    from_cache = found is not None
+    if found is None:
+        found = _cache.store(key, populate) if cache else _cache.build_uncached(populate)
+    directory, meta = found
+    run = tgt.load(directory, meta)
+    source = (directory / meta["source_file"]).read_text()
+    return Stencil(problem, backend=backend, source=source, radius=meta["radius"], run=run,
+                   from_cache=from_cache)
+
+
+def generate(rhs, *, target="c", name="stencil_rhs", state=None, fields=None, ndim=2, bc="neumann",
+             dtype="float64", spacing=1.0, fastmath=False) -> str:
+    """The source for `target` without compiling it; for "c" exactly what `stencilc emit` writes."""
+    if target not in GENERATE_TARGETS:
+        raise StencilError(f"target {target!r} is not known; accepted: {', '.join(GENERATE_TARGETS)}")
+    problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
+                            spacing=spacing, fastmath=fastmath)
+    return _render(problem, target, _check_name(name))[0]

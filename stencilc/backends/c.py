@@ -1,0 +1,199 @@
+"""C backend: the kernel IR printed as one standalone C99 + OpenMP file, built and loaded with cffi.
+
+Takes a `Kernel`; gives C source (through `CPrinter`, a `C99CodePrinter` subclass, and
+`templates/c/kernel.c.j2`), a shared library built by the system C compiler, and a callable loaded
+with cffi in ABI mode. The interior loop is `#pragma omp simd` and branch-free; math functions are
+declared `omp declare simd` so that glibc's libmvec vectorises them. The file is exactly what
+`stencilc emit` writes.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+
+import sympy as sp
+from sympy.codegen.ast import float32, float64, real
+from sympy.printing.c import C99CodePrinter
+
+from ..errors import StencilError
+from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, index
+from .printing import linear_index, linear_offset, small_integer_power, stride_definitions
+
+CTYPE = {"float64": "double", "float32": "float"}
+LIBM_SUFFIX = {"float64": "", "float32": "f"}
+
+# glibc libmvec functions: (name, arity, glibc version that added the vector variants)
+_LIBMVEC = [("sin", 1, None), ("cos", 1, None), ("exp", 1, None), ("log", 1, None), ("pow", 2, None),
+            ("tan", 1, (2, 35)), ("tanh", 1, (2, 35)), ("sinh", 1, (2, 35)), ("cosh", 1, (2, 35)),
+            ("asin", 1, (2, 35)), ("acos", 1, (2, 35)), ("atan", 1, (2, 35)), ("atan2", 2, (2, 35))]
+
+
+class CPrinter(C99CodePrinter):
+    """C99 printer that knows the kernel IR's accesses, integer min/max and the kernel dtype."""
+
+    def __init__(self, dtype: str, ndim: int):
+        super().__init__(settings={"type_aliases": {real: float32 if dtype == "float32" else float64}})
+        self.ndim = ndim
+
+    def _print_Access(self, expr: Access) -> str:
+        off = linear_offset(expr.offset, self.ndim)
+        return f"{expr.field}[{self._print(sp.Symbol('ix') + off)}]"
+
+    def _print_MappedAccess(self, expr: MappedAccess) -> str:
+        return f"{expr.field}[{self._print(linear_index(expr.args[1:], self.ndim))}]"
+
+    def _print_IntMin(self, expr: IntMin) -> str:
+        a, b = (self._print(x) for x in expr.args)
+        return f"(({a}) < ({b}) ? ({a}) : ({b}))"
+
+    def _print_IntMax(self, expr: IntMax) -> str:
+        a, b = (self._print(x) for x in expr.args)
+        return f"(({a}) > ({b}) ? ({a}) : ({b}))"
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        *branches, (last, cond) = expr.args
+        if cond != sp.true:
+            raise StencilError(f"{expr}: a Piecewise needs a final (value, True) branch")
+        text = self._print(last)
+        for value, c in reversed(branches):
+            text = f"(({self._print(c)}) ? ({self._print(value)}) : ({text}))"
+        return text
+
+    def _print_Pow(self, expr: sp.Pow) -> str:
+        small = small_integer_power(expr)
+        if small is None:
+            return super()._print_Pow(expr)
+        base, n = small
+        product = "*".join([f"({self._print(base)})"] * abs(n))
+        if n < 0:
+            return f"(1/({product}))"
+        return f"({product})"
+
+
+def _argument_list(kernel: Kernel, restrict: bool) -> list[str]:
+    ct = CTYPE[kernel.dtype]
+    r = " restrict" if restrict else ""
+    args = [f"const {ct} *{r} {n}" for n in kernel.inputs]
+    args += [f"const {ct} {p}" for p in kernel.params]
+    args += [f"{ct} *{r} {o}" for o in kernel.outputs]
+    args += [f"const int64_t n{a}" for a in range(kernel.ndim)]
+    return args
+
+
+def signature(kernel: Kernel) -> str:
+    """The C prototype (without `restrict`), as cffi's `cdef` and headers want it."""
+    return f"void {kernel.name}({', '.join(_argument_list(kernel, restrict=False))});"
+
+
+def render(kernel: Kernel, header: list[str]) -> str:
+    """The kernel as one standalone C99 + OpenMP translation unit."""
+    from ..templates_env import environment
+    p = CPrinter(kernel.dtype, kernel.ndim)
+    ct = CTYPE[kernel.dtype]
+    regions = []
+    for region in kernel.regions:
+        loops = []
+        for a, (start, stop) in enumerate(region.bounds):
+            loops.append({
+                "depth": a, "var": f"i{a}", "start": p.doprint(start), "stop": p.doprint(stop),
+                "innermost": a == kernel.ndim - 1,
+                "setup": [{"type": "int64_t" if s.is_index else ct, "name": s.target.name,
+                           "value": p.doprint(s.value)} for s in region.setup[a]],
+            })
+        point = linear_index([index(a) for a in range(kernel.ndim)], kernel.ndim)
+        regions.append({
+            "comment": region.name + (": direct neighbour reads" if region.interior
+                                      else ": reads mapped by the boundary conditions"),
+            "interior": region.interior,
+            "loops": loops,
+            "linear_index": p.doprint(point),
+            "body": [{"type": ct, "name": b.target.name, "value": p.doprint(b.value)} for b in region.body],
+            "stores": [{"array": s.output, "index": "ix" if region.interior else p.doprint(point),
+                        "value": p.doprint(s.value)} for s in region.stores],
+        })
+    sfx = LIBM_SUFFIX[kernel.dtype]
+    return environment().get_template("c/kernel.c.j2").render(
+        header=header, name=kernel.name, ctype=ct, arguments=_argument_list(kernel, restrict=True),
+        strides=[{"name": n, "value": p.doprint(v)} for n, v in stride_definitions(kernel.ndim)],
+        regions=regions,
+        vector_math=[{"name": n + sfx, "arity": k, "since": since} for n, k, since in _LIBMVEC],
+    )
+
+
+# --------------------------------------------------------------------------- building
+
+def compiler() -> str:
+    """The C compiler: $CC, else cc, gcc or clang on PATH."""
+    for cand in [os.environ.get("CC"), "cc", "gcc", "clang"]:
+        if cand and shutil.which(cand.split()[0]):
+            return cand
+    raise StencilError("no C compiler found (set $CC or install gcc) for backend='c'; "
+                       "use backend='numpy' (always available) or backend='numba' instead")
+
+
+def flags(fastmath: bool) -> list[str]:
+    base = ["-std=c99", "-O3", "-fopenmp", "-fPIC", "-shared"]
+    if platform.machine() in ("x86_64", "AMD64", "aarch64", "arm64"):
+        base.append("-march=native" if platform.machine() in ("x86_64", "AMD64") else "-mcpu=native")
+    if fastmath:
+        base.append("-ffast-math")
+    return base
+
+
+def _cpu_identity() -> str:
+    """What `-march=native` depends on: the CPU model and feature flags."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    keep = [ln for ln in text.splitlines() if ln.startswith(("model name", "flags", "Features", "CPU part"))]
+    return "\n".join(sorted(set(keep)))
+
+
+@functools.lru_cache(maxsize=None)
+def toolchain_id(fastmath: bool) -> str:
+    """Everything outside the source that changes the binary: compiler, its version, flags, CPU."""
+    cc = compiler()
+    try:
+        version = subprocess.run(cc.split() + ["--version"], capture_output=True, text=True,
+                                 timeout=30).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        raise StencilError(f"the C compiler {cc!r} does not run ({e}); use backend='numpy' or 'numba'")
+    cpu = hashlib.sha256(_cpu_identity().encode()).hexdigest()[:16]
+    return f"{cc}|{version.strip()}|{' '.join(flags(fastmath))}|{platform.machine()}|{cpu}"
+
+
+def build(source: str, directory: Path, fastmath: bool) -> Path:
+    """Compile `source` into `directory/kernel.so`; errors name the compiler and say what to use instead."""
+    cc = compiler()
+    c_file = directory / "kernel.c"
+    so_file = directory / "kernel.so"
+    c_file.write_text(source)
+    cmd = cc.split() + flags(fastmath) + [str(c_file), "-o", str(so_file), "-lm"]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0 and "-lmvec" not in res.stderr and "_ZGV" in res.stderr:
+        # no vector maths library: fall back to scalar calls (still correct)
+        res = subprocess.run(cmd[:-1] + ["-DSTENCILC_NO_LIBMVEC", "-lm"], capture_output=True, text=True)
+    if res.returncode != 0:
+        err = res.stderr.strip()
+        if "omp" in err.lower() and ("not found" in err or "unsupported" in err or "cannot find" in err):
+            raise StencilError(f"the C compiler {cc!r} has no OpenMP support ({err.splitlines()[-1]}); "
+                               "use backend='numpy' or backend='numba' instead")
+        raise StencilError(f"the C compiler {cc!r} failed on the generated kernel:\n{err}\n"
+                           "use backend='numpy' or backend='numba' meanwhile, and please report this")
+    return so_file
+
+
+def load(so_file: Path, kernel_signature: str):
+    """The compiled kernel as a cffi function."""
+    import cffi
+    ffi = cffi.FFI()
+    ffi.cdef(kernel_signature)
+    lib = ffi.dlopen(str(so_file))
+    name = kernel_signature.split("(")[0].split()[-1]
+    return ffi, getattr(lib, name), lib

@@ -1,0 +1,232 @@
+"""Kernel IR: the backend-neutral loop nest.
+
+Takes the point expressions of `lower.py` and the problem's boundary conditions; gives a `Kernel`:
+a list of `Region`s, each a box of grid points given by per-axis bounds over the grid sizes `n0..`.
+The interior region reads neighbours directly (`Access`, no branches) so that compilers vectorise it.
+The boundary regions (thin strips, disjoint, together covering the rest of the grid for every size
+≥ 1) read through index maps: per axis, the ghost-cell rules of API.md §3 are unrolled into a fixed
+number of branch-free-able steps that map `i + offset` back into the grid and track the sign and
+shift a Dirichlet mirror adds, so every access becomes `sign * f[m0, m1, ...] + shift`.
+A backend prints this IR; it never decides what a boundary means.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import sympy as sp
+
+from .lower import Access, extents, lower
+from .symbolic import BC, Dirichlet, Periodic, Problem
+
+
+class MappedAccess(sp.Function):
+    """`MappedAccess(f, m0, m1, ...)`: field `f` at the grid point given by index symbols `m_a`."""
+
+    @property
+    def field(self) -> str:
+        return self.args[0].name
+
+
+class IntMin(sp.Function):
+    """Minimum of two integer index expressions."""
+    nargs = 2
+
+
+class IntMax(sp.Function):
+    """Maximum of two integer index expressions."""
+    nargs = 2
+
+
+def size(axis: int) -> sp.Symbol:
+    """The grid size along `axis`, an argument of every kernel."""
+    return sp.Symbol(f"n{axis}", integer=True, positive=True)
+
+
+def index(axis: int) -> sp.Symbol:
+    """The loop index along `axis`."""
+    return sp.Symbol(f"i{axis}", integer=True, nonnegative=True)
+
+
+@dataclass(frozen=True)
+class Assign:
+    """`target = value`; `is_index` marks integer index arithmetic, else a value of the kernel dtype."""
+    target: sp.Symbol
+    value: sp.Expr
+    is_index: bool = False
+
+
+@dataclass(frozen=True)
+class Store:
+    """Write `value` into output array `output` at the current point."""
+    output: str
+    value: sp.Expr
+
+
+@dataclass(frozen=True)
+class Region:
+    """A box of points `bounds[a][0] <= i_a < bounds[a][1]` and what to compute at each of them."""
+    name: str
+    bounds: tuple[tuple[sp.Expr, sp.Expr], ...]
+    setup: tuple[tuple[Assign, ...], ...]      # per axis, once i_a is known (index maps)
+    body: tuple[Assign, ...]                    # temporaries at each point
+    stores: tuple[Store, ...]
+    interior: bool                              # direct neighbour reads, branch-free
+
+    @property
+    def assigns(self) -> tuple[Assign, ...]:
+        return tuple(a for axis in self.setup for a in axis) + self.body
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One fused sweep computing every state field's right-hand side."""
+    name: str
+    ndim: int
+    dtype: str
+    state: tuple[str, ...]
+    fields: tuple[str, ...]
+    params: tuple[str, ...]
+    outputs: tuple[str, ...]
+    extents: tuple[tuple[int, int], ...]
+    regions: tuple[Region, ...]
+    spacing: tuple[float, ...] = field(default=())
+
+    @property
+    def radius(self) -> int:
+        return max([0] + [r for e in self.extents for r in e])
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return self.state + self.fields
+
+    def replace_regions(self, regions) -> "Kernel":
+        return replace(self, regions=tuple(regions))
+
+
+# --------------------------------------------------------------------------- boundary index maps
+
+def _rule_step(j: int, n: int, lo: BC, hi: BC) -> int:
+    if j < 0:
+        return j + n if isinstance(lo, Periodic) else -1 - j
+    if j >= n:
+        return j - n if isinstance(hi, Periodic) else 2 * n - 1 - j
+    return j
+
+
+def _steps_needed(offset: int, lo: BC, hi: BC, radius: int) -> int:
+    """How many applications of the ghost rules bring `i + offset` into [0, n) for every n >= 1."""
+    worst = 0
+    for n in range(1, 2 * radius + 3):
+        for i in range(n):
+            j, k = i + offset, 0
+            while not 0 <= j < n:
+                j, k = _rule_step(j, n, lo, hi), k + 1
+                assert k <= 4 * radius + 4, "ghost rule does not terminate"
+            worst = max(worst, k)
+    return worst
+
+
+@dataclass
+class _AxisMap:
+    index: sp.Symbol
+    sign: sp.Expr      # 1, or a symbol when a Dirichlet side flips it
+    shift: sp.Expr     # 0, or a symbol when a Dirichlet side with nonzero value shifts it
+    assigns: list[Assign]
+
+
+def _axis_map(axis: int, offset: int, lo: BC, hi: BC, radius: int, tag: str) -> _AxisMap:
+    """Unrolled ghost rules for index `i_axis + offset` under (lo, hi) (API.md §3)."""
+    i, n = index(axis), size(axis)
+    steps = _steps_needed(offset, lo, hi, radius)
+    name = f"_{tag}{axis}{'m' if offset < 0 else 'p'}{abs(offset)}"
+    assigns: list[Assign] = []
+    j: sp.Expr = i + offset   # left unbound so that SymPy drops branches that cannot be taken
+    s: sp.Expr = sp.Integer(1)
+    c: sp.Expr = sp.Integer(0)
+
+    def side(rule: BC, j_new: sp.Expr, s: sp.Expr, c: sp.Expr):
+        if isinstance(rule, Dirichlet):
+            return j_new, -s, c + 2 * sp.Float(rule.value, 17) * s
+        return j_new, s, c
+
+    for k in range(steps):
+        jlo, slo, clo = side(lo, j + n if isinstance(lo, Periodic) else -1 - j, s, c)
+        jhi, shi, chi = side(hi, j - n if isinstance(hi, Periodic) else 2 * n - 1 - j, s, c)
+        below, above = sp.StrictLessThan(j, 0), sp.GreaterThan(j, n)
+        # single assignment: every step reads only the previous step's values
+        j, s, c = (_bind(assigns, f"{name}_{what}{k}", sp.Piecewise((a, below), (b, above), (old, True)),
+                         is_index=what == "j")
+                   for what, a, b, old in (("j", jlo, jhi, j), ("s", slo, shi, s), ("c", clo, chi, c)))
+    if steps == 0:
+        j = _bind(assigns, f"{name}_j", j, is_index=True)
+    return _AxisMap(index=j, sign=s, shift=c, assigns=assigns)
+
+
+def _bind(assigns: list[Assign], name: str, value: sp.Expr, is_index: bool) -> sp.Expr:
+    """A new symbol assigned `value`, or `value` itself when it is already an atom."""
+    if value.is_Atom:
+        return value
+    target = sp.Symbol(name, integer=True) if is_index else sp.Symbol(name)
+    assigns.append(Assign(target, value, is_index=is_index))
+    return target
+
+
+# --------------------------------------------------------------------------- regions
+
+def _boxes(ext: tuple[tuple[int, int], ...]):
+    """The interior box and the boundary strips: disjoint, covering [0, n) for every n >= 1."""
+    ndim = len(ext)
+    inner = [(sp.Integer(lo), size(a) - hi) for a, (lo, hi) in enumerate(ext)]
+    full = [(sp.Integer(0), size(a)) for a in range(ndim)]
+    yield "interior", tuple(inner), True
+    for k, (lo, hi) in enumerate(ext):
+        n = size(k)
+        low_end = IntMin(lo, n)
+        if lo:
+            yield f"low{k}", tuple(inner[:k] + [(sp.Integer(0), low_end)] + full[k + 1:]), False
+        if hi:
+            yield f"high{k}", tuple(inner[:k] + [(IntMax(n - hi, low_end), n)] + full[k + 1:]), False
+
+
+def _mapped(expr: sp.Expr, bc_of, radius: int, setup: list[list[Assign]], cache: dict) -> sp.Expr:
+    """Replace every `Access` by its ghost-rule-mapped read (axis by axis, axis 0 first)."""
+    repl = {}
+    for acc in expr.atoms(Access):
+        per_axis = []
+        for a, o in enumerate(acc.offset):
+            lo, hi = bc_of[acc.field][a]
+            key = (a, o, lo, hi)
+            if key not in cache:
+                tags = cache.setdefault(("tags", a), {})
+                tag = tags.setdefault((lo, hi), f"b{len(tags)}_")
+                cache[key] = _axis_map(a, o, lo, hi, radius, tag)
+                setup[a].extend(cache[key].assigns)
+            per_axis.append(cache[key])
+        value: sp.Expr = MappedAccess(acc.args[0], *[m.index for m in per_axis])
+        for m in per_axis:           # filling axis by axis, axis 0 first: V <- s_a * V + c_a
+            value = m.sign * value + m.shift
+        repl[acc] = value
+    return expr.xreplace(repl)
+
+
+def build_kernel(problem: Problem, name: str = "stencil_rhs") -> Kernel:
+    """Lower `problem` and lay its point expressions out over interior and boundary regions."""
+    exprs = lower(problem)
+    ext = extents(exprs, problem.ndim)
+    radius = max([0] + [r for e in ext for r in e])
+    bc_of = problem.bc_of
+    outputs = tuple(f"out_{s}" for s in problem.state)
+    regions = []
+    for rname, bounds, interior in _boxes(ext):
+        setup: list[list[Assign]] = [[] for _ in range(problem.ndim)]
+        cache: dict = {}
+        if interior:
+            values = list(exprs)
+        else:
+            values = [_mapped(e, bc_of, radius, setup, cache) for e in exprs]
+        regions.append(Region(name=rname, bounds=bounds, setup=tuple(tuple(s) for s in setup), body=(),
+                              stores=tuple(Store(o, v) for o, v in zip(outputs, values)),
+                              interior=interior))
+    return Kernel(name=name, ndim=problem.ndim, dtype=problem.dtype, state=problem.state,
+                  fields=problem.fields, params=problem.params, outputs=outputs, extents=ext,
+                  regions=tuple(regions), spacing=problem.spacing)

@@ -1,0 +1,214 @@
+"""The `Stencil`: a compiled right-hand side you call with arrays (API.md §4).
+
+Takes the checked problem, the generated source and a backend runner; gives a callable that checks
+its arguments (names, shapes, dtypes, memory layout) with errors naming the offending argument,
+allocates or checks the outputs, and runs the kernel.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Callable
+
+import numpy as np
+import sympy as sp
+
+from .symbolic import Field, Problem
+
+
+class Stencil:
+    """A compiled right-hand side: `k(*state_arrays, out=None, **inputs)`."""
+
+    def __init__(self, problem: Problem, *, backend: str, source: str, radius: int,
+                 run: Callable, from_cache: bool):
+        self._problem = problem
+        self._run = run
+        self.backend = backend
+        self.source = source
+        self.radius = radius
+        self.from_cache = from_cache
+        self.state = problem.state
+        self.fields = problem.fields
+        self.params = problem.params
+        self.ndim = problem.ndim
+        self.dtype = problem.dtype
+        self.spacing = problem.spacing
+        self.bc = problem.bc_of
+        self._np_dtype = np.dtype(problem.dtype)
+        if len(problem.state) == 1:
+            self.expr = problem.rhs[0]
+        else:
+            self.expr = {Field(s): e for s, e in zip(problem.state, problem.rhs)}
+
+    def __repr__(self) -> str:
+        shape = "x".join(["n"] * self.ndim)
+        return (f"<Stencil {self.backend} {self.dtype} {shape} state={self.state} fields={self.fields} "
+                f"params={self.params} radius={self.radius}>")
+
+    # ------------------------------------------------------------------ argument checking
+
+    def _array(self, name: str, value: Any, shape: tuple[int, ...] | None) -> np.ndarray:
+        if not isinstance(value, np.ndarray):
+            if isinstance(value, numbers.Number) or not hasattr(value, "__len__"):
+                raise ValueError(f"argument {name!r} must be an array of shape "
+                                 f"{shape or '(grid)'}; got {type(value).__name__} {value!r}")
+            value = np.asarray(value)
+        if value.dtype != self._np_dtype:
+            raise ValueError(f"argument {name!r} has dtype {value.dtype}, expected {self.dtype} "
+                             f"(the stencil's dtype; convert with .astype('{self.dtype}'))")
+        if value.ndim != self.ndim:
+            raise ValueError(f"argument {name!r} has {value.ndim} dimensions (shape {value.shape}), "
+                             f"expected {self.ndim}")
+        if shape is not None and value.shape != shape:
+            raise ValueError(f"argument {name!r} has shape {value.shape}, expected {shape} "
+                             f"(the shape of {self.state[0]!r})")
+        if 0 in value.shape:
+            raise ValueError(f"argument {name!r} has shape {value.shape}; every axis needs size >= 1")
+        if not value.flags.c_contiguous:
+            value = np.ascontiguousarray(value)
+        return value
+
+    def _param(self, name: str, value: Any):
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value[()]
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise ValueError(f"parameter {name!r} must be a real number, got {type(value).__name__} "
+                             f"{value!r}")
+        return self._np_dtype.type(value)
+
+    def _bind(self, state_arrays: tuple, inputs: dict):
+        nstate = len(self.state)
+        if len(state_arrays) > nstate:
+            raise TypeError(f"stencil takes {nstate} state array(s) ({', '.join(self.state)}) "
+                            f"positionally but {len(state_arrays)} were given")
+        given = dict(zip(self.state, state_arrays))
+        for name in self.state[len(state_arrays):]:
+            if name in inputs:
+                given[name] = inputs.pop(name)
+        for name in self.state:
+            if name in inputs:
+                raise TypeError(f"state array {name!r} given both positionally and by name")
+        known = set(self.fields) | set(self.params)
+        unknown = sorted(set(inputs) - known)
+        if unknown:
+            raise TypeError(f"unknown argument(s) {', '.join(map(repr, unknown))}; this stencil takes "
+                            f"state {list(self.state)}, fields {list(self.fields)}, "
+                            f"parameters {list(self.params)}")
+        missing = [n for n in self.state if n not in given]
+        missing += [n for n in self.fields + self.params if n not in inputs]
+        if missing:
+            raise TypeError(f"missing argument(s) {', '.join(map(repr, missing))}; this stencil takes "
+                            f"state {list(self.state)}, fields {list(self.fields)}, "
+                            f"parameters {list(self.params)}")
+        first = self._array(self.state[0], given[self.state[0]], None)
+        shape = first.shape
+        arrays = [first] + [self._array(n, given[n], shape) for n in self.state[1:]]
+        arrays += [self._array(n, inputs[n], shape) for n in self.fields]
+        params = [self._param(n, inputs[n]) for n in self.params]
+        return arrays, params, shape
+
+    def _outputs(self, out, shape, arrays) -> list[np.ndarray]:
+        nstate = len(self.state)
+        if out is None:
+            return [np.empty(shape, dtype=self._np_dtype) for _ in range(nstate)]
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        if len(outs) != nstate or (nstate > 1 and not isinstance(out, (tuple, list))):
+            raise ValueError(f"out must be {'a tuple of ' + str(nstate) + ' arrays' if nstate > 1 else 'an array'}"
+                             f" (one per state field {', '.join(self.state)}); got {type(out).__name__}")
+        for name, o in zip(self.state, outs):
+            label = f"out for {name!r}"
+            if not isinstance(o, np.ndarray):
+                raise ValueError(f"{label} must be a numpy array, got {type(o).__name__}")
+            if o.dtype != self._np_dtype or o.shape != shape:
+                raise ValueError(f"{label} has dtype {o.dtype} and shape {o.shape}, expected "
+                                 f"{self.dtype} and {shape}")
+            if not (o.flags.c_contiguous and o.flags.writeable):
+                raise ValueError(f"{label} must be a writeable C-contiguous array")
+            for n, a in zip(self.state + self.fields, arrays):
+                if np.may_share_memory(o, a):
+                    raise ValueError(f"{label} overlaps input {n!r}; the kernel reads neighbours of "
+                                     "points it writes, so out must be a separate array")
+        for i in range(nstate):
+            for j in range(i):
+                if np.may_share_memory(outs[i], outs[j]):
+                    raise ValueError(f"out arrays for {self.state[j]!r} and {self.state[i]!r} overlap")
+        return outs
+
+    # ------------------------------------------------------------------ call
+
+    def __call__(self, *state_arrays, out=None, **inputs):
+        arrays, params, shape = self._bind(state_arrays, dict(inputs))
+        outs = self._outputs(out, shape, arrays)
+        self._run(arrays, params, outs, shape)
+        if len(self.state) == 1:
+            return outs[0]
+        return tuple(outs)
+
+
+def describe(problem: Problem, name: str, target: str, signature: str | None = None) -> list[str]:
+    """The comment at the top of generated code: what it computes, how to call it, how it was made."""
+    from . import __version__
+    ndim = problem.ndim
+    lines = [f"{name}: generated by stencilc {__version__}; do not edit by hand.", ""]
+    lines.append("Generated by the equivalent of:")
+    lines.append("  " + emit_command(problem, name, target))
+    lines.append("")
+    lines.append("Right-hand side (cell-centred grid, second-order finite differences):")
+    for s, e in zip(problem.state, problem.rhs):
+        lines.append(f"  d{s}/dt = {sp.sstr(e)}")
+    lines.append(f"Grid spacing per axis: {', '.join(repr(h) for h in problem.spacing)}; "
+                 f"grid sizes n0{', n1' if ndim > 1 else ''}{', n2' if ndim > 2 else ''} (any >= 1).")
+    lines.append("Boundary conditions (per axis: low side, high side):")
+    for f, axes in problem.bc:
+        lines.append(f"  {f}: " + "; ".join(f"axis {a}: {lo!r}, {hi!r}" for a, (lo, hi) in enumerate(axes)))
+    if signature:
+        lines.append("")
+        lines.append("Signature:")
+        lines.append("  " + signature)
+        lines.append("Arguments: state arrays (const), input fields (const), scalar parameters,")
+        lines.append("output arrays (one per state field), then the grid sizes. Arrays are row-major")
+        shape = " x ".join(f"n{a}" for a in range(ndim))
+        lines.append(f"(C order) {shape} and must not overlap the outputs.")
+    return lines
+
+
+def emit_command(problem: Problem, name: str, target: str) -> str:
+    """A `stencilc emit` command line that generates the same source."""
+    import shlex
+    rhs = "; ".join(sp.sstr(e) for e in problem.rhs)
+    parts = ["stencilc", "emit", shlex.quote(rhs)]
+    for s in problem.state:
+        parts += ["--state", s]
+    for f in problem.fields:
+        parts += ["--field", f]
+    parts += ["--ndim", str(problem.ndim)]
+    bc = _bc_option(problem)
+    if bc is not None:
+        parts += ["--bc", shlex.quote(bc)]
+    parts += ["--dtype", problem.dtype]
+    parts += ["--spacing", ",".join(repr(h) for h in problem.spacing)]
+    parts += ["--target", target, "--name", name]
+    if problem.fastmath:
+        parts.append("--fastmath")
+    text = " ".join(parts)
+    if bc is None:
+        text += "   # per-field or per-side boundary conditions: set through the Python API"
+    return text
+
+
+def _bc_option(problem: Problem) -> str | None:
+    """The --bc text for the state's conditions, if the command line can express them."""
+    from .symbolic import Dirichlet, Neumann, Periodic, _resolve_bc
+    axes = problem.bc_of[problem.state[0]]
+    words = []
+    for lo, hi in axes:
+        if lo != hi:
+            return None
+        if isinstance(lo, Dirichlet):
+            words.append("dirichlet" if lo.value == 0 else f"dirichlet:{lo.value!r}")
+        else:
+            words.append({Neumann: "neumann", Periodic: "periodic"}[type(lo)])
+    text = words[0] if len(set(words)) == 1 else ",".join(words)
+    spec = words if len(set(words)) > 1 else words[0]
+    if _resolve_bc(spec, problem.state, problem.fields, problem.ndim) != problem.bc_of:
+        return None
+    return text

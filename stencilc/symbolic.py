@@ -1,0 +1,520 @@
+"""Front end: what the user writes, checked into a `Problem`.
+
+Takes a SymPy expression (or a dict of them, or strings) built from `Field`s, scalar `Symbol`s,
+SymPy's pointwise functions and the unevaluated operators `grad`, `div`, `laplace`, `D`, `dot`, plus
+the options of `compile_stencil`; gives a frozen `Problem` (state, input fields, parameters, one
+right-hand side per state field, ndim, boundary conditions per field and axis, dtype, spacing) in
+which every user mistake has already been reported with the user's own names (API.md §1, §3, §4, §8).
+"""
+from __future__ import annotations
+
+import keyword
+import math
+import re
+import tokenize
+from dataclasses import dataclass
+from typing import Any
+
+import sympy as sp
+from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
+
+from .errors import StencilError
+
+__all__ = [
+    "Field", "fields", "grad", "div", "laplace", "D", "dot",
+    "Neumann", "Periodic", "Dirichlet", "Problem", "check_problem",
+]
+
+
+# --------------------------------------------------------------------------- fields and operators
+
+class Field(sp.Symbol):
+    """A scalar field on the grid. Compares unequal to a plain `Symbol` of the same name."""
+
+
+def fields(names: str) -> tuple[Field, ...]:
+    """`fields("u v")` -> `(Field("u"), Field("v"))`, like `sympy.symbols`."""
+    return tuple(Field(n) for n in names.replace(",", " ").split())
+
+
+class grad(sp.Function):
+    """Gradient of a scalar expression: a vector, allowed only inside `div` or `dot`."""
+    nargs = 1
+
+
+class div(sp.Function):
+    """Divergence of a vector expression."""
+    nargs = 1
+
+
+class laplace(sp.Function):
+    """Laplacian of a scalar expression, discretised exactly as `div(grad(e))`."""
+    nargs = 1
+
+
+class dot(sp.Function):
+    """Sum over axes of the product of two vector expressions."""
+    nargs = 2
+
+
+class D(sp.Function):
+    """First partial derivative `D(e, axis)` of a scalar expression along `axis` (0-based)."""
+    nargs = 2
+
+    @classmethod
+    def eval(cls, expr, axis):
+        if not (isinstance(axis, sp.Integer) and int(axis) >= 0):
+            raise StencilError(f"D({expr}, {axis}): the axis must be a non-negative integer")
+        return None
+
+
+OPERATORS = (grad, div, laplace, dot, D)
+
+# SymPy functions every backend can print, applied pointwise.
+POINTWISE = (
+    sp.sin, sp.cos, sp.tan, sp.asin, sp.acos, sp.atan, sp.atan2, sp.sinh, sp.cosh, sp.tanh,
+    sp.exp, sp.log, sp.Abs, sp.sign, sp.Min, sp.Max, sp.floor, sp.ceiling, sp.Piecewise,
+)
+
+
+# --------------------------------------------------------------------------- boundary conditions
+
+@dataclass(frozen=True)
+class Neumann:
+    """Zero flux: mirror about the boundary face, u[-k] = u[k-1]."""
+
+    def __repr__(self) -> str:
+        return "Neumann()"
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """Wrap around: u[-k] = u[n-k]. Both sides of an axis, or neither."""
+
+    def __repr__(self) -> str:
+        return "Periodic()"
+
+
+@dataclass(frozen=True)
+class Dirichlet:
+    """Value `value` on the boundary face: u[-k] = 2*value - u[k-1]."""
+    value: float = 0.0
+
+    def __post_init__(self):
+        try:
+            v = float(self.value)
+        except (TypeError, ValueError):
+            raise StencilError(f"Dirichlet({self.value!r}): the value must be a real number") from None
+        if not math.isfinite(v):
+            raise StencilError(f"Dirichlet({self.value!r}): the value must be finite")
+        object.__setattr__(self, "value", v)
+
+    def __repr__(self) -> str:
+        return f"Dirichlet({self.value!r})"
+
+
+BC = Neumann | Periodic | Dirichlet
+_BC_NAMES = {"neumann": Neumann(), "periodic": Periodic(), "dirichlet": Dirichlet(0.0)}
+
+
+# --------------------------------------------------------------------------- names
+
+_C_KEYWORDS = set("""auto break case char const continue default do double else enum extern float for
+goto if inline int long register restrict return short signed sizeof static struct switch typedef
+union unsigned void volatile while _Bool _Complex _Imaginary bool true false NULL""".split())
+_LIBRARY_NAMES = set("""sin cos tan asin acos atan atan2 sinh cosh tanh exp log sqrt pow fabs floor
+ceil fmin fmax copysign sinf cosf tanf expf logf sqrtf powf fabsf int64_t size_t np numpy numba math
+prange range len abs min max print slice None True False""".split())
+_INTERNAL = re.compile(r"^(n|i|st|m|s)\d+$|^ix$|^_|^out_")
+
+
+def _check_name(name: str, what: str) -> None:
+    if not isinstance(name, str) or not name.isidentifier() or not name.isascii():
+        raise StencilError(f"{what} name {name!r} is not a valid identifier")
+    if keyword.iskeyword(name) or name in _C_KEYWORDS or name in _LIBRARY_NAMES:
+        raise StencilError(f"{what} name {name!r} is a keyword or library name in the generated code;"
+                           " rename it")
+    if _INTERNAL.match(name):
+        raise StencilError(f"{what} name {name!r} clashes with names stencilc generates (n0, i0, st0,"
+                           " ix, out_*, names starting with '_'); rename it")
+
+
+def _name_of(x: Any, what: str) -> str:
+    if isinstance(x, sp.Symbol):
+        return x.name
+    if isinstance(x, str):
+        return x
+    raise StencilError(f"{what} must be a name or a Field, got {x!r}")
+
+
+# --------------------------------------------------------------------------- parsing strings
+
+_STRING_FUNCTIONS = {
+    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "asin": sp.asin, "acos": sp.acos,
+    "atan": sp.atan, "atan2": sp.atan2, "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh,
+    "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "Abs": sp.Abs, "abs": sp.Abs, "sign": sp.sign,
+    "Min": sp.Min, "Max": sp.Max, "min": sp.Min, "max": sp.Max, "floor": sp.floor,
+    "ceiling": sp.ceiling, "Piecewise": sp.Piecewise,
+    "grad": grad, "div": div, "laplace": laplace, "D": D, "dot": dot,
+}
+_STRING_CONSTANTS = {"pi": sp.pi}
+_PARSER_GLOBALS = {"Integer": sp.Integer, "Float": sp.Float, "Rational": sp.Rational,
+                   "Symbol": sp.Symbol, "Function": sp.Function, "Tuple": sp.Tuple,
+                   "True": sp.true, "False": sp.false}
+
+
+def parse(text: str, field_names: set[str]) -> sp.Expr:
+    """Parse a right-hand side string; `field_names` become `Field`s, other names parameters."""
+    if not isinstance(text, str):
+        raise StencilError(f"right-hand side must be a SymPy expression or a string, got {text!r}")
+    if not text.strip():
+        raise StencilError("right-hand side string is empty")
+    names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+    for call in re.finditer(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(", text):
+        fname = call.group(1)
+        if fname not in _STRING_FUNCTIONS:
+            raise StencilError(
+                f"unknown function {fname!r} in {text!r}; accepted: "
+                + ", ".join(sorted(k for k in _STRING_FUNCTIONS if k[0].islower())))
+    local: dict[str, Any] = {}
+    for n in names:
+        if n in field_names:
+            local[n] = Field(n)
+        elif n in _STRING_FUNCTIONS or n in _STRING_CONSTANTS:
+            local[n] = _STRING_FUNCTIONS.get(n, _STRING_CONSTANTS.get(n))
+        elif n not in ("Integer", "Float", "Rational", "Symbol", "Function", "True", "False"):
+            local[n] = sp.Symbol(n)
+    try:
+        expr = parse_expr(text, local_dict=local, global_dict=dict(_PARSER_GLOBALS),
+                          transformations=standard_transformations + (convert_xor,), evaluate=True)
+    except StencilError:
+        raise
+    except SyntaxError as e:
+        where = f" at column {e.offset}" if e.offset else ""
+        raise StencilError(f"could not parse right-hand side {text!r}: {e.msg}{where}") from None
+    except (tokenize.TokenError, TypeError, ValueError, AttributeError) as e:
+        raise StencilError(f"could not parse right-hand side {text!r}: {e}") from None
+    if not isinstance(expr, sp.Expr):
+        raise StencilError(f"right-hand side {text!r} is not an expression (got {type(expr).__name__})")
+    return expr
+
+
+# --------------------------------------------------------------------------- validation
+
+def _is_vector(e: sp.Basic, rhs: sp.Basic, ndim: int) -> bool:
+    """Whether `e` is vector-valued; raises on shapes that make no sense."""
+    if isinstance(e, grad):
+        if _is_vector(e.args[0], rhs, ndim):
+            raise StencilError(f"grad of a vector in {e}: grad takes a scalar expression")
+        return True
+    if isinstance(e, (div,)):
+        if not _is_vector(e.args[0], rhs, ndim):
+            raise StencilError(f"div of a scalar in {e}: div takes a vector such as grad(u) or c*grad(u)")
+        return False
+    if isinstance(e, dot):
+        for a in e.args:
+            if not _is_vector(a, rhs, ndim):
+                raise StencilError(f"dot of a scalar {a} in {e}: dot takes two vectors")
+        return False
+    if isinstance(e, laplace):
+        if _is_vector(e.args[0], rhs, ndim):
+            raise StencilError(f"laplace of a vector in {e}: laplace takes a scalar expression")
+        return False
+    if isinstance(e, D):
+        if _is_vector(e.args[0], rhs, ndim):
+            raise StencilError(f"D of a vector in {e}: D takes a scalar expression")
+        if int(e.args[1]) >= ndim:
+            raise StencilError(f"{e}: axis {e.args[1]} is out of range for ndim={ndim} "
+                               f"(axes are 0..{ndim - 1})")
+        return False
+    if isinstance(e, (sp.Symbol, sp.Number, sp.NumberSymbol)):
+        if isinstance(e, sp.Symbol) and not isinstance(e, Field) and e.name.startswith("_"):
+            _check_name(e.name, "parameter")
+        return False
+    if e.is_Number is not None and e in (sp.I, sp.zoo, sp.oo, -sp.oo, sp.nan):
+        raise StencilError(f"{e} in the right-hand side is not a finite real number")
+    if isinstance(e, (sp.Add,)):
+        kinds = [_is_vector(a, rhs, ndim) for a in e.args]
+        if any(kinds) and not all(kinds):
+            raise StencilError(f"{e} adds a vector and a scalar")
+        return all(kinds)
+    if isinstance(e, sp.Mul):
+        kinds = [_is_vector(a, rhs, ndim) for a in e.args]
+        if sum(kinds) > 1:
+            raise StencilError(f"{e} multiplies two vectors; use dot(a, b)")
+        return any(kinds)
+    if isinstance(e, sp.Pow):
+        if _is_vector(e.args[1], rhs, ndim):
+            raise StencilError(f"{e} raises to a vector power")
+        return _is_vector(e.args[0], rhs, ndim)
+    if isinstance(e, sp.Piecewise):
+        kinds = []
+        for value, cond in e.args:
+            kinds.append(_is_vector(value, rhs, ndim))
+            for c in cond.atoms(grad):
+                raise StencilError(f"vector {c} in the condition of {e}")
+            for sub in cond.atoms(OPERATORS[1:]) if hasattr(cond, "atoms") else ():
+                _is_vector(sub, rhs, ndim)
+        if any(kinds) and not all(kinds):
+            raise StencilError(f"{e} mixes vector and scalar branches")
+        return all(kinds)
+    if isinstance(e, POINTWISE):
+        return any([_is_vector(a, rhs, ndim) for a in e.args])
+    if isinstance(e, sp.Derivative):
+        raise StencilError(f"{e}: SymPy's Derivative is not supported; use D(expr, axis), grad, div"
+                           " or laplace")
+    if isinstance(e, sp.Function):
+        raise StencilError(f"unknown function {e.func} in {e}; accepted: grad, div, laplace, D, dot and"
+                           " sin cos tan asin acos atan atan2 sinh cosh tanh exp log sqrt Abs sign Min"
+                           " Max floor ceiling Piecewise")
+    if isinstance(e, (sp.Rel, sp.logic.boolalg.Boolean)):
+        raise StencilError(f"{e} is a condition, not a value; use it inside Piecewise")
+    raise StencilError(f"{e} ({type(e).__name__}) is not supported in a right-hand side")
+
+
+def _under_operator(expr: sp.Basic) -> set[str]:
+    """Names of fields that appear inside a differential operator."""
+    found: set[str] = set()
+    for op in expr.atoms(grad, div, laplace, D, dot):
+        found |= {f.name for f in op.atoms(Field)}
+    return found
+
+
+def _normalise_dtype(dtype: Any) -> str:
+    import numpy as np
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in ("float32", "float64"):
+        raise StencilError(f"dtype {dtype!r} is not supported; use 'float32' or 'float64'")
+    return name
+
+
+def _normalise_side(spec: Any, where: str) -> BC:
+    if isinstance(spec, (Neumann, Periodic, Dirichlet)):
+        return spec
+    if isinstance(spec, type) and spec in (Neumann, Periodic, Dirichlet):
+        return spec()
+    if isinstance(spec, str):
+        key = spec.strip().lower()
+        if key in _BC_NAMES:
+            return _BC_NAMES[key]
+        if key.startswith("dirichlet:"):
+            try:
+                return Dirichlet(float(key.split(":", 1)[1]))
+            except ValueError:
+                pass
+    raise StencilError(f"boundary condition {spec!r} {where} is not understood; accepted: 'neumann',"
+                       " 'periodic', 'dirichlet', 'dirichlet:VALUE', Neumann(), Periodic(),"
+                       " Dirichlet(value)")
+
+
+def _is_side(spec: Any) -> bool:
+    return isinstance(spec, (str, Neumann, Periodic, Dirichlet)) or spec in (Neumann, Periodic, Dirichlet)
+
+
+def _normalise_field_bc(spec: Any, ndim: int, who: str) -> tuple[tuple[BC, BC], ...]:
+    """One field's bc spec -> per axis (low, high)."""
+    if _is_side(spec):
+        side = _normalise_side(spec, f"for {who}")
+        axes = [(side, side)] * ndim
+    elif isinstance(spec, (tuple, list)):
+        if ndim == 1 and len(spec) == 2 and all(_is_side(s) for s in spec):
+            spec = (tuple(spec),)  # 1-D: a (low, high) pair
+        if len(spec) != ndim:
+            raise StencilError(f"bc for {who} has {len(spec)} per-axis entries but ndim={ndim}; give one"
+                               f" entry per axis, each a bc or a (low, high) pair")
+        axes = []
+        for a, ax in enumerate(spec):
+            if _is_side(ax):
+                s = _normalise_side(ax, f"for {who} on axis {a}")
+                axes.append((s, s))
+            elif isinstance(ax, (tuple, list)) and len(ax) == 2:
+                axes.append((_normalise_side(ax[0], f"for {who} on axis {a} (low side)"),
+                             _normalise_side(ax[1], f"for {who} on axis {a} (high side)")))
+            else:
+                raise StencilError(f"bc for {who} on axis {a} is {ax!r}; give a bc or a (low, high) pair")
+    else:
+        raise StencilError(f"bc {spec!r} for {who} is not understood; give 'neumann', 'periodic',"
+                           " 'dirichlet', a BC object, a tuple with one per axis, or a dict per field")
+    for a, (lo, hi) in enumerate(axes):
+        if isinstance(lo, Periodic) != isinstance(hi, Periodic):
+            raise StencilError(f"bc for {who} on axis {a} is periodic on one side only ({lo!r}, {hi!r});"
+                               " both sides of an axis must be periodic, or neither")
+    return tuple(axes)
+
+
+def _resolve_bc(bc: Any, state: tuple[str, ...], inputs: tuple[str, ...], ndim: int):
+    """-> {field name: per-axis (low, high)} for every state and input field (API.md §3)."""
+    neumann = tuple((Neumann(), Neumann()) for _ in range(ndim))
+    named: dict[str, Any] = {}
+    if isinstance(bc, dict):
+        for key, spec in bc.items():
+            name = _name_of(key, "a key of the bc dict")
+            if name not in state and name not in inputs:
+                raise StencilError(f"bc names {name!r}, which is neither a state field ({', '.join(state)})"
+                                   f" nor an input field ({', '.join(inputs) or 'none'})")
+            named[name] = _normalise_field_bc(spec, ndim, f"field {name!r}")
+        out = {n: named.get(n, neumann) for n in state}
+    else:
+        s = _normalise_field_bc(bc, ndim, "the state")
+        out = {n: s for n in state}
+    for a in range(ndim):
+        periodic = {n for n in state if isinstance(out[n][a][0], Periodic)}
+        if periodic and len(periodic) != len(state):
+            raise StencilError(f"axis {a} is periodic for {sorted(periodic)} but not for "
+                               f"{sorted(set(state) - periodic)}; state fields must agree on periodic axes")
+    for f in inputs:
+        axes = list(named.get(f, neumann))
+        for a in range(ndim):
+            if isinstance(out[state[0]][a][0], Periodic) and not isinstance(axes[a][0], Periodic):
+                if f in named:
+                    raise StencilError(f"bc for input field {f!r} on axis {a} is {axes[a][0]!r}, but axis"
+                                       f" {a} is periodic for the state; it must be periodic too")
+                axes[a] = (Periodic(), Periodic())
+        out[f] = tuple(axes)
+    return out
+
+
+def _normalise_spacing(spacing: Any, ndim: int) -> tuple[float, ...]:
+    vals = spacing if isinstance(spacing, (tuple, list)) else (spacing,) * ndim
+    if len(vals) != ndim:
+        raise StencilError(f"spacing has {len(vals)} entries but ndim={ndim}; give one value or one per axis")
+    out = []
+    for a, h in enumerate(vals):
+        try:
+            h = float(h)
+        except (TypeError, ValueError):
+            raise StencilError(f"spacing {h!r} on axis {a} is not a number") from None
+        if not (math.isfinite(h) and h > 0):
+            raise StencilError(f"spacing {h!r} on axis {a} must be a positive finite number")
+        out.append(h)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A checked right-hand side and the options that shape its discretisation."""
+    state: tuple[str, ...]
+    fields: tuple[str, ...]          # input fields, call order
+    params: tuple[str, ...]          # scalar parameters, call order
+    rhs: tuple[sp.Expr, ...]         # one per state field, over Field and Symbol atoms
+    ndim: int
+    bc: tuple[tuple[str, tuple[tuple[BC, BC], ...]], ...]   # (field, per-axis (low, high))
+    dtype: str
+    spacing: tuple[float, ...]
+    fastmath: bool
+
+    @property
+    def bc_of(self) -> dict[str, tuple[tuple[BC, BC], ...]]:
+        return dict(self.bc)
+
+    def key(self) -> str:
+        """A canonical text that identifies the problem (for the cache key)."""
+        return repr((self.state, self.fields, self.params, tuple(sp.srepr(e) for e in self.rhs),
+                     self.ndim, self.bc, self.dtype, self.spacing, self.fastmath))
+
+
+def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dtype="float64",
+                  spacing=1.0, fastmath=False) -> Problem:
+    """Validate user input into a `Problem`; every mistake is a `StencilError` naming it."""
+    if isinstance(ndim, bool) or not isinstance(ndim, int) or not 1 <= ndim <= 3:
+        raise StencilError(f"ndim={ndim!r} is not supported; use 1, 2 or 3")
+    if not isinstance(fastmath, bool):
+        raise StencilError(f"fastmath={fastmath!r} must be True or False")
+    dtype = _normalise_dtype(dtype)
+    spacing = _normalise_spacing(spacing, ndim)
+
+    declared_fields = []
+    if fields is not None:
+        if isinstance(fields, (str, sp.Symbol)):
+            fields = [fields]
+        declared_fields = [_name_of(f, "fields= entry") for f in fields]
+    if isinstance(state, (list, tuple)):
+        state_names = [_name_of(s, "state") for s in state]
+    elif state is not None:
+        state_names = [_name_of(state, "state")]
+    else:
+        state_names = []
+
+    # right-hand sides as expressions, keyed by state name when a dict is given
+    if isinstance(rhs, dict):
+        keys = [_name_of(k, "a key of the right-hand side dict") for k in rhs]
+        if not keys:
+            raise StencilError("the right-hand side dict is empty")
+        if state_names and sorted(state_names) != sorted(keys):
+            raise StencilError(f"state={state_names} does not match the keys of the right-hand side dict"
+                               f" {keys}")
+        state_names = state_names or keys
+        known = set(keys) | set(declared_fields)
+        exprs_by_name = {k: (parse(v, known) if isinstance(v, str) else v) for k, v in zip(keys, rhs.values())}
+        exprs = [exprs_by_name[n] for n in state_names]
+    else:
+        if len(state_names) > 1:
+            raise StencilError(f"state={state_names} names several fields but the right-hand side is a"
+                               " single expression; give a dict {field: rhs} for a system")
+        known = set(state_names) | set(declared_fields)
+        exprs = [parse(rhs, known) if isinstance(rhs, str) else rhs]
+    for e in exprs:
+        if isinstance(e, (int, float)):
+            continue
+        if not isinstance(e, sp.Basic):
+            raise StencilError(f"right-hand side {e!r} is not a SymPy expression or a string")
+    exprs = [sp.sympify(e) for e in exprs]
+
+    # fields named in state=/fields= but written as plain Symbols become Fields
+    promote = {s: Field(s.name) for e in exprs for s in e.free_symbols
+               if not isinstance(s, Field) and s.name in set(state_names) | set(declared_fields)}
+    if promote:
+        exprs = [e.xreplace(promote) for e in exprs]
+
+    for e in exprs:
+        if _is_vector(e, e, ndim):
+            raise StencilError(f"the right-hand side {e} is vector-valued (it contains grad outside div or"
+                               " dot); a right-hand side must be a scalar")
+
+    all_fields = {s.name for e in exprs for s in e.free_symbols if isinstance(s, Field)}
+    all_params = {s.name for e in exprs for s in e.free_symbols if not isinstance(s, Field)}
+    both = all_fields & all_params
+    if both:
+        raise StencilError(f"{sorted(both)} used both as a Field and as a parameter Symbol")
+
+    if not state_names:
+        candidates = set()
+        for e in exprs:
+            candidates |= _under_operator(e)
+        if len(candidates) != 1:
+            which = f"fields {sorted(candidates)} all appear" if candidates else "no field appears"
+            raise StencilError(f"cannot tell the state field: {which} under a differential operator;"
+                               " pass state=")
+        state_names = sorted(candidates)
+        if len(exprs) != 1:
+            raise StencilError("pass state= for a system")
+    if len(set(state_names)) != len(state_names):
+        raise StencilError(f"state {state_names} names a field twice")
+    for s in state_names:
+        _check_name(s, "state field")
+    if len(exprs) == 1 and state_names[0] not in all_fields:
+        raise StencilError(f"state field {state_names[0]!r} does not appear in the right-hand side {exprs[0]}")
+    for f in declared_fields:
+        _check_name(f, "field")
+        if f in state_names:
+            raise StencilError(f"{f!r} is listed both as state and in fields=")
+        if f not in all_fields:
+            raise StencilError(f"field {f!r} listed in fields= does not appear in the right-hand side")
+    if len(set(declared_fields)) != len(declared_fields):
+        raise StencilError(f"fields={declared_fields} names a field twice")
+    extra = sorted(all_fields - set(state_names) - set(declared_fields))
+    input_fields = tuple(declared_fields) + tuple(extra)
+    for p in all_params:
+        _check_name(p, "parameter")
+    params = tuple(sorted(all_params))
+    for s in state_names:
+        if f"out_{s}" in all_fields | all_params:
+            raise StencilError(f"name 'out_{s}' is reserved for the output of state {s!r}")
+
+    resolved = _resolve_bc(bc, tuple(state_names), input_fields, ndim)
+    return Problem(state=tuple(state_names), fields=input_fields, params=params, rhs=tuple(exprs),
+                   ndim=ndim, bc=tuple((n, resolved[n]) for n in tuple(state_names) + input_fields),
+                   dtype=dtype, spacing=spacing, fastmath=fastmath)
