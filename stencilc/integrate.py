@@ -121,72 +121,72 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_
     def view(state):
         return dict(zip(names, state)) if system else state[0]
 
-    bar = _progress_bar(t_end) if progress else None
     steps = rejected = evals = 0
     t, h = 0.0, dt
+    after_reject = False
     if method == "rk45":
         rhs(u, buf.k[0])
         evals += 1
     step = {"euler": _euler, "heun": _heun, "rk4": _rk4}.get(method)
 
-    for frame, t_stop in enumerate(times[1:], start=1):
-        t_from, steps_from = t, steps
-        while True:
-            # A step that would end within _SNAP of t_stop (or beyond it) is the last one.
-            last = t_stop - t <= h * (1 + _SNAP)
-            h_step = t_stop - t if last and t_stop - t < h * (1 - _SNAP) else h
-            if step is not None:
-                step(rhs, xp, u, dtype(h_step), buf)
+    bar = _progress_bar(t_end) if progress else None
+    try:
+        for frame, t_stop in enumerate(times[1:], start=1):
+            t_from, steps_from = t, steps
+            while True:
+                # A step that would end within _SNAP of t_stop (or beyond it) is the last one.
+                last = t_stop - t <= h * (1 + _SNAP)
+                h_step = t_stop - t if last and t_stop - t < h * (1 - _SNAP) else h
                 evals += _EVALS[method]
-                # Counting from the last stop keeps t free of accumulated rounding.
-                t_new = t_stop if last else t_from + (steps + 1 - steps_from) * h
-            else:
-                err = _dopri(rhs, xp, u, dtype(h_step), buf, rtol, atol)
-                evals += _EVALS[method]
-                fac = _SAFETY * err ** -0.2 if err > 0 else _FAC_MAX
-                fac = min(_FAC_MAX, max(_FAC_MIN, fac)) if math.isfinite(fac) else _FAC_MIN
-                if not err <= 1:  # also rejects a NaN error estimate
-                    rejected += 1
-                    h = h_step * min(fac, 1.0)
-                    buf.after_reject = True
-                    if h < 1e-12 * t_end:
+                if step is not None:
+                    step(rhs, xp, u, dtype(h_step), buf)
+                    # Counting from the last stop keeps t free of accumulated rounding.
+                    t_new = t_stop if last else t_from + (steps + 1 - steps_from) * h
+                else:
+                    err = _dopri(rhs, xp, u, dtype(h_step), buf, rtol, atol)
+                    fac = _step_factor(err)
+                    if not err <= 1:  # also rejects a NaN error estimate
+                        rejected += 1
+                        h = h_step * min(fac, 1.0)
+                        after_reject = True
+                        if h < 1e-12 * t_end:
+                            raise StencilError(
+                                f"rk45 step size fell to {h:.3g} at t={t:.6g} (step {steps + 1}):"
+                                f" the right-hand side gives non-finite values or the solution "
+                                f"blows up; check the initial state and inputs, or try a smaller "
+                                f"dt or looser rtol/atol")
+                        continue
+                    if after_reject:
+                        fac, after_reject = min(fac, 1.0), False
+                    # A step shortened only to land on t_stop says nothing against the last h.
+                    h = max(h, h_step * fac) if h_step < h else h_step * fac
+                    u, buf.stage = buf.stage, u
+                    buf.k[0], buf.k[6] = buf.k[6], buf.k[0]
+                    t_new = t_stop if last else t + h_step
+                steps += 1
+                t = t_new
+                for x in u:
+                    xp.isfinite(x, out=mask)
+                    if not mask.all():
                         raise StencilError(
-                            f"rk45 step size fell to {h:.3g} at t={t:.6g} (step {steps + 1}): "
-                            f"the right-hand side gives non-finite values or the problem is too "
-                            f"stiff for an explicit method; try a smaller dt, looser rtol/atol or "
-                            f"check the initial state and inputs")
-                    continue
-                if buf.after_reject:
-                    fac = min(fac, 1.0)
-                    buf.after_reject = False
-                # A step shortened only to land on t_stop says nothing against the previous h.
-                h = max(h, h_step * fac) if h_step < h else h_step * fac
-                u, buf.stage = buf.stage, u
-                buf.k[0], buf.k[6] = buf.k[6], buf.k[0]
-                t_new = t_stop if last else t + h_step
-            steps += 1
-            t = t_new
-            for x in u:
-                xp.isfinite(x, out=mask)
-                if not mask.all():
-                    raise StencilError(
-                        f"the state became non-finite (NaN or inf) at t={t:.6g} (step {steps}, "
-                        f"method {method!r}, dt={h_step:.6g}); the time step is probably too large "
-                        f"for this problem: try a smaller dt")
-            if callback is not None:
-                callback(t, view(u))
-            if bar is not None:
-                bar.n = t
-                bar.set_postfix_str(f"{steps / (time.perf_counter() - start):.4g} steps/s",
-                                    refresh=False)
-                bar.update(0)
-            if last:
-                break
-        for stack, x in zip(frames, u):
-            stack[frame][...] = x
+                            f"the state became non-finite (NaN or inf) at t={t:.6g} (step "
+                            f"{steps}, method {method!r}, dt={h_step:.6g}); the time step is "
+                            f"probably too large for this problem: try a smaller dt")
+                if callback is not None:
+                    callback(t, view(u))
+                if bar is not None:
+                    bar.n = t
+                    bar.set_postfix_str(f"{steps / (time.perf_counter() - start):.4g} steps/s",
+                                        refresh=False)
+                    bar.update(0)
+                if last:
+                    break
+            for stack, x in zip(frames, u):
+                stack[frame][...] = x
+    finally:
+        if bar is not None:
+            bar.close()
 
-    if bar is not None:
-        bar.close()
     stats = {"steps": steps, "rejected": rejected, "rhs_evals": evals,
              "wall_seconds": time.perf_counter() - start}
     t_rec = np.array(times, dtype=np.float64)
@@ -267,12 +267,19 @@ def _dopri(rhs, xp, u, h, buf, rtol, atol):
     return math.sqrt(total / count) if count else 0.0
 
 
+def _step_factor(err):
+    """The controller's step-size factor for a scaled error norm (NaN or inf: shrink most)."""
+    if err == 0:
+        return _FAC_MAX
+    if not math.isfinite(err):
+        return _FAC_MIN
+    return min(_FAC_MAX, max(_FAC_MIN, _SAFETY * err ** -0.2))
+
+
 def _combine(xp, out, base, terms, tmp):
-    """out = base + Σ c·k over (c, k) in terms, in place; out must not be base or any k."""
+    """out = base + Σ c·k over the (c, k) in terms with c ≠ 0 (there is at least one), in place;
+    out must not be base or any k."""
     terms = [(c, k) for c, k in terms if c != 0]
-    if not terms:
-        out[...] = base if base is not None else 0
-        return
     xp.multiply(terms[0][1], terms[0][0], out=out)
     for c, k in terms[1:]:
         xp.multiply(k, c, out=tmp)
@@ -291,8 +298,7 @@ def _buffers(method, u):
         return SimpleNamespace(k1=grids(), k2=grids(), stage=grids())
     if method == "rk4":
         return SimpleNamespace(k=grids(), stage=grids(), acc=grids())
-    return SimpleNamespace(k=[grids() for _ in range(7)], stage=grids(), tmp=grids(),
-                           after_reject=False)
+    return SimpleNamespace(k=[grids() for _ in range(7)], stage=grids(), tmp=grids())
 
 
 # --- setup and validation ----------------------------------------------------------------------
@@ -373,6 +379,8 @@ def _initial_state(stencil, names, initial):
         if u and x.shape != u[0].shape:
             raise StencilError(f"initial {name!r} has shape {x.shape}, but {names[0]!r} has "
                                f"shape {u[0].shape}: all state fields share one grid")
+        if not bool(_array_module(x).isfinite(x).all()):
+            raise StencilError(f"initial {name!r} contains NaN or inf")
         u.append(x.copy())
     return u
 

@@ -228,8 +228,6 @@ def _is_vector(e: sp.Basic, rhs: sp.Basic, ndim: int) -> bool:
                                f"(axes are 0..{ndim - 1})")
         return False
     if isinstance(e, (sp.Symbol, sp.Number, sp.NumberSymbol)):
-        if isinstance(e, sp.Symbol) and not isinstance(e, Field) and e.name.startswith("_"):
-            _check_name(e.name, "parameter")
         return False
     if e.is_Number is not None and e in (sp.I, sp.zoo, sp.oo, -sp.oo, sp.nan):
         raise StencilError(f"{e} in the right-hand side is not a finite real number")
