@@ -12,19 +12,25 @@ from . import cache as _cache
 from .backends import target as _target
 from .errors import StencilError
 from .ir import Kernel, build_kernel
-from .passes import eliminate_common_subexpressions
+from .passes import eliminate_common_subexpressions, fuse_euler
 from .stencil import Stencil, describe
 from .symbolic import Problem, check_problem
 
 GENERATE_TARGETS = ("c", "numpy")
 
 
-def _kernel(problem: Problem, name: str) -> Kernel:
-    return eliminate_common_subexpressions(build_kernel(problem, name=name))
+VARIANTS = ("rhs", "euler")
 
 
-def _render(problem: Problem, target: str, name: str) -> tuple[str, Kernel]:
-    kernel = _kernel(problem, name)
+def _kernel(problem: Problem, name: str, variant: str = "rhs") -> Kernel:
+    kernel = build_kernel(problem, name=name)
+    if variant == "euler":
+        kernel = fuse_euler(kernel)
+    return eliminate_common_subexpressions(kernel)
+
+
+def _render(problem: Problem, target: str, name: str, variant: str = "rhs") -> tuple[str, Kernel]:
+    kernel = _kernel(problem, name, variant)
     signature = None
     if target == "c":
         from .backends.c import signature as c_signature
@@ -39,22 +45,17 @@ def _check_name(name: str) -> str:
     return name
 
 
-def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backend="c",
-                    dtype="float64", spacing=1.0, fastmath=False, cache=True) -> Stencil:
-    """Compile a right-hand side into a callable `Stencil` (API.md §4)."""
+def _build(problem: Problem, backend: str, cache: bool, variant: str = "rhs"):
+    """(runner, source, radius, from_cache) for `problem` on `backend`, through the cache."""
     tgt = _target(backend)
-    problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
-                            spacing=spacing, fastmath=fastmath)
-    if not isinstance(cache, bool):
-        raise StencilError(f"cache={cache!r} must be True or False")
     name = "stencil_rhs"
-    key = _cache.make_key(problem.key(), backend, name, tgt.toolchain_id(problem.fastmath))
+    key = _cache.make_key(problem.key(), backend, name, variant, tgt.toolchain_id(problem.fastmath))
 
     def populate(directory: Path) -> dict:
-        source, kernel = _render(problem, backend, name)
+        source, kernel = _render(problem, backend, name, variant)
         tgt.build(source, directory, problem.fastmath)
         from .backends.c import signature as c_signature
-        return {"backend": backend, "name": name, "dtype": problem.dtype, "radius": kernel.radius,
+        return {"backend": backend, "name": kernel.name, "dtype": problem.dtype, "radius": kernel.radius,
                 "signature": c_signature(kernel), "source_file": tgt.source_file}
 
     found = _cache.lookup(key) if cache else None
@@ -62,10 +63,22 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
     if found is None:
         found = _cache.store(key, populate) if cache else _cache.build_uncached(populate)
     directory, meta = found
-    run = tgt.load(directory, meta)
     source = (directory / meta["source_file"]).read_text()
-    return Stencil(problem, backend=backend, source=source, radius=meta["radius"], run=run,
-                   from_cache=from_cache)
+    return tgt.load(directory, meta), source, meta["radius"], from_cache
+
+
+def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backend="c",
+                    dtype="float64", spacing=1.0, fastmath=False, cache=True) -> Stencil:
+    """Compile a right-hand side into a callable `Stencil` (API.md §4)."""
+    _target(backend)
+    problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
+                            spacing=spacing, fastmath=fastmath)
+    if not isinstance(cache, bool):
+        raise StencilError(f"cache={cache!r} must be True or False")
+    run, source, radius, from_cache = _build(problem, backend, cache)
+    return Stencil(problem, backend=backend, source=source, radius=radius, run=run,
+                   from_cache=from_cache,
+                   build_variant=lambda variant: _build(problem, backend, cache, variant)[0])
 
 
 def generate(rhs, *, target="c", name="stencil_rhs", state=None, fields=None, ndim=2, bc="neumann",

@@ -19,9 +19,11 @@ class Stencil:
     """A compiled right-hand side: `k(*state_arrays, out=None, **inputs)`."""
 
     def __init__(self, problem: Problem, *, backend: str, source: str, radius: int,
-                 run: Callable, from_cache: bool):
+                 run: Callable, from_cache: bool, build_variant: Callable | None = None):
         self._problem = problem
         self._run = run
+        self._build_variant = build_variant
+        self._variants: dict[str, Callable] = {}
         self.backend = backend
         self.source = source
         self.radius = radius
@@ -139,9 +141,18 @@ class Stencil:
         arrays, params, shape = self._bind(state_arrays, dict(inputs))
         outs = self._outputs(out, shape, arrays)
         self._run(arrays, params, outs, shape)
-        if len(self.state) == 1:
-            return outs[0]
-        return tuple(outs)
+        return outs[0] if len(self.state) == 1 else tuple(outs)
+
+    def euler_step(self, *state_arrays, dt, out=None, **inputs):
+        """`u + dt*f(u)` in one fused sweep (compiled on first use); same arguments as a call."""
+        arrays, params, shape = self._bind(state_arrays, dict(inputs))
+        outs = self._outputs(out, shape, arrays)
+        if "euler" not in self._variants:
+            if self._build_variant is None:
+                raise NotImplementedError("this stencil was not built with fused variants")
+            self._variants["euler"] = self._build_variant("euler")
+        self._variants["euler"](arrays, params + [self._param("dt", dt)], outs, shape)
+        return outs[0] if len(self.state) == 1 else tuple(outs)
 
 
 def describe(problem: Problem, name: str, target: str, signature: str | None = None) -> list[str]:
