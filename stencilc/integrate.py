@@ -399,5 +399,5 @@ def _recording_times(t_end, record_every):
 def _progress_bar(t_end):
     from tqdm import tqdm
 
-    return tqdm(total=t_end, file=sys.stderr, unit="", dynamic_ncols=True,
+    return tqdm(total=t_end, file=sys.stderr, dynamic_ncols=True,
                 bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}{postfix}]")
