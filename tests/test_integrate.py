@@ -442,6 +442,8 @@ class TracedRHS:
         self.peak_before = np.zeros(calls, dtype=np.int64)
 
     def __getattr__(self, name):
+        if name == "euler_step":  # watch the generic path; the fused one is tested on its own
+            raise AttributeError(name)
         return getattr(self.k, name)
 
     def __call__(self, *args, **kwargs):
@@ -483,3 +485,34 @@ def test_no_per_step_allocation(method, dt, rtol, backend):
     # What remains is the solution (5 frames + final): the work buffers are gone.
     held = sol.frames.nbytes + sol.final.nbytes
     assert held <= after - before < held + grid / 4
+
+
+class CountingFused:
+    """A stencil whose fused Euler step is counted and whose plain call is refused."""
+
+    def __init__(self, k):
+        self.k, self.fused_calls = k, 0
+
+    def __getattr__(self, name):
+        return getattr(self.k, name)
+
+    def __call__(self, *args, **kwargs):
+        raise AssertionError("the integrator should use the fused Euler step")
+
+    def euler_step(self, *args, **kwargs):
+        self.fused_calls += 1
+        return self.k.euler_step(*args, **kwargs)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_euler_uses_the_fused_step_and_matches_the_plain_loop(backend):
+    u0, _ = cosine_mode((40, 30), (2, 1))
+    k = stencil("heat", backend)
+    counted = CountingFused(k)
+    sol = integrate(counted, u0, t_end=2.0, dt=0.1, method="euler", record_every=0.5)
+    assert counted.fused_calls == sol.stats["steps"] == 20
+    ref = stencil("heat", "numpy")
+    u = u0.copy()
+    for _ in range(20):
+        u = u + 0.1 * ref(u)
+    np.testing.assert_allclose(sol.final, u, rtol=0, atol=1e-13)

@@ -25,6 +25,9 @@ from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, index
 from .printing import linear_index, linear_offset, small_integer_power, stride_definitions
 
 CTYPE = {"float64": "double", "float32": "float"}
+# grids with fewer points than this run on one thread (measured: a team costs ~10 µs and far more
+# when the cores are shared)
+MIN_PARALLEL_POINTS = 32768
 LIBM_SUFFIX = {"float64": "", "float32": "f"}
 
 # glibc libmvec functions: (name, arity, glibc version that added the vector variants)
@@ -120,7 +123,8 @@ def render(kernel: Kernel, header: list[str]) -> str:
     return environment().get_template("c/kernel.c.j2").render(
         header=header, name=kernel.name, ctype=ct, arguments=_argument_list(kernel, restrict=True),
         strides=[{"name": n, "value": p.doprint(v)} for n, v in stride_definitions(kernel.ndim)],
-        regions=regions,
+        regions=regions, total_size="*".join(f"n{a}" for a in range(kernel.ndim)),
+        min_parallel_points=MIN_PARALLEL_POINTS,
         vector_math=[{"name": n + sfx, "arity": k, "since": since} for n, k, since in _LIBMVEC],
     )
 
