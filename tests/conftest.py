@@ -1,0 +1,16 @@
+"""Shared test setup: the oracles in reference.py are importable, and compiled kernels go to a cache
+directory private to this test session (so a run never reads or pollutes the user's cache)."""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_stencilc_cache(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STENCILC_CACHE_DIR", str(tmp_path_factory.mktemp("stencilc-cache")))
+        yield os.environ["STENCILC_CACHE_DIR"]

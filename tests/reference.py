@@ -1,0 +1,250 @@
+"""Independent test oracles: pure NumPy, no stencilc import.
+
+Two kinds of oracle live here. The seed's own Kuramoto right-hand sides, copied from the course notes
+(`seed_numpy_dudt`, `seed_naive_dudt`), and a deliberately slow ghost-cell implementation of API.md
+§2 (discretisation) and §3 (boundary conditions): `pad` builds the padded array one ghost index at a
+time by applying the §3 rules literally, and the operators below difference the padded array.
+
+Boundary conditions are given per axis as `(low, high)` pairs of simple tuples:
+`("neumann",)`, `("periodic",)` or `("dirichlet", g)`. Spacing `h` is a number or one per axis.
+The §2/§3 oracles compute in float64 whatever the input dtype.
+"""
+
+import numpy as np
+import numpy.typing as npt
+
+NEUMANN = ("neumann",)
+PERIODIC = ("periodic",)
+
+
+def dirichlet(g=0.0):
+    return ("dirichlet", float(g))
+
+
+# --------------------------------------------------------------------------------------------------
+# The seed's right-hand sides (000_2e16c101cac6108b.txt), `self.X` turned into arguments.
+# They keep the dtype of their inputs: K is cast to the dtype of the array.
+
+
+def seed_numpy_dudt(u: npt.NDArray, omega: npt.NDArray, K) -> npt.NDArray:
+    K = u.dtype.type(K)
+    dudt = omega.copy()
+
+    # Horizontal gradient in the direction of +infinity
+    dudx_right = u[:, 1:] - u[:, :-1]
+
+    # Vertical gradient in the direction of -infinity
+    dudy_down = u[1:, :] - u[:-1, :]
+
+    # Apply contribution from horizontal neighbors
+    dudt[:, :-1] += K * np.sin(dudx_right)
+    dudt[:, 1:] += K * np.sin(-dudx_right)
+
+    # Apply contribution from vertical neighbors
+    dudt[:-1, :] += K * np.sin(dudy_down)
+    dudt[1:, :] += K * np.sin(-dudy_down)
+
+    return dudt
+
+
+def seed_naive_dudt(u: npt.NDArray, omega: npt.NDArray, K) -> npt.NDArray:
+    ''' Centered-difference gradient with zero Neumann condition '''
+    # The seed's grid is N x N; here the two sizes may differ.
+    K = u.dtype.type(K)
+    N0, N1 = u.shape
+
+    dudt = omega.copy()
+
+    for row in range(N0):
+        for col in range(N1):
+
+            # Horizontal neighbors
+            if row > 0:
+                dudt[row, col] += K * np.sin(u[row-1, col] - u[row, col])
+            if row < N0-1:
+                dudt[row, col] += K * np.sin(u[row+1, col] - u[row, col])
+
+            # Vertical neighbors
+            if col > 0:
+                dudt[row, col] += K * np.sin(u[row, col-1] - u[row, col])
+            if col < N1-1:
+                dudt[row, col] += K * np.sin(u[row, col+1] - u[row, col])
+
+    return dudt
+
+
+# --------------------------------------------------------------------------------------------------
+# Boundary conditions (API.md §3)
+
+
+def ghost_source(i: int, n: int, low: tuple, high: tuple) -> tuple[int, float, float]:
+    """For index `i` of an axis of `n` cells, return `(j, sign, offset)` with 0 <= j < n such that
+    u[i] == sign * u[j] + offset, by applying the §3 rules again and again until inside."""
+    sign, offset = 1.0, 0.0
+    while not 0 <= i < n:
+        if i < 0:
+            k = -i                                   # i is u[-k]
+            rule = low
+            if rule[0] == "periodic":
+                i = n - k                            # u[-k] = u[n-k]
+            elif rule[0] == "neumann":
+                i = k - 1                            # u[-k] = u[k-1]
+            elif rule[0] == "dirichlet":
+                offset += sign * 2.0 * rule[1]       # u[-k] = 2g - u[k-1]
+                sign = -sign
+                i = k - 1
+            else:
+                raise ValueError(f"unknown boundary condition {rule!r}")
+        else:
+            k = i - (n - 1)                          # i is u[n-1+k], the mirror image of u[-k]
+            rule = high
+            if rule[0] == "periodic":
+                i = k - 1                            # u[n-1+k] = u[k-1]
+            elif rule[0] == "neumann":
+                i = n - k                            # u[n-1+k] = u[n-k]
+            elif rule[0] == "dirichlet":
+                offset += sign * 2.0 * rule[1]       # u[n-1+k] = 2g - u[n-k]
+                sign = -sign
+                i = n - k
+            else:
+                raise ValueError(f"unknown boundary condition {rule!r}")
+    return i, sign, offset
+
+
+def pad(u: npt.ArrayLike, bcs, r: int) -> np.ndarray:
+    """`u` with `r` ghost cells on every side, filled axis by axis (axis 0 first) by the §3 rules;
+    an axis filled later reads the ghosts of the axes filled before it (that is what fills corners)."""
+    P = np.array(u, dtype=np.float64)
+    if len(bcs) != P.ndim:
+        raise ValueError(f"{len(bcs)} boundary conditions for a {P.ndim}-d array")
+    for axis, (low, high) in enumerate(bcs):
+        if (low[0] == "periodic") != (high[0] == "periodic"):
+            raise ValueError(f"axis {axis}: periodic on one side only")
+        n = P.shape[axis]
+        shape = list(P.shape)
+        shape[axis] = n + 2 * r
+        Q = np.empty(shape)
+        for j in range(n + 2 * r):
+            src, sign, offset = ghost_source(j - r, n, low, high)
+            dst_index = [slice(None)] * P.ndim
+            src_index = [slice(None)] * P.ndim
+            dst_index[axis] = j
+            src_index[axis] = src
+            Q[tuple(dst_index)] = sign * P[tuple(src_index)] + offset
+        P = Q
+    return P
+
+
+def input_bcs(state_bcs, given=None):
+    """The bc of an input field (§3): `given` (per-axis pairs) if a dict named it, else Neumann;
+    either way an axis that is periodic for the state is periodic for the input field."""
+    out = []
+    for axis, (low, high) in enumerate(state_bcs):
+        if low[0] == "periodic":
+            out.append((PERIODIC, PERIODIC))
+        elif given is not None:
+            out.append(tuple(given[axis]))
+        else:
+            out.append((NEUMANN, NEUMANN))
+    return out
+
+
+def _spacing(h, ndim: int) -> tuple[float, ...]:
+    if np.ndim(h) == 0:
+        return (float(h),) * ndim
+    h = tuple(float(x) for x in h)
+    if len(h) != ndim:
+        raise ValueError(f"{len(h)} spacings for ndim={ndim}")
+    return h
+
+
+# --------------------------------------------------------------------------------------------------
+# Operators on padded arrays. `P` carries a margin of at least one ghost cell on every axis; each
+# operator returns its values on the region one cell smaller on every side (the "valid" region).
+
+
+def at(P: np.ndarray, axis: int, offset: int) -> np.ndarray:
+    """P at integer `offset` (-1, 0 or +1) along `axis`, on the valid region."""
+    index = [slice(1, s - 1) for s in P.shape]
+    s = P.shape[axis]
+    index[axis] = slice(1 + offset, s - 1 + offset)
+    return P[tuple(index)]
+
+
+def laplace_valid(P, h):
+    """Compact Laplacian, written as §2 builds it: (D u@+1/2 - D u@-1/2) / h."""
+    h = _spacing(h, P.ndim)
+    total = np.zeros([s - 2 for s in P.shape])
+    for a in range(P.ndim):
+        flux_hi = (at(P, a, +1) - at(P, a, 0)) / h[a]
+        flux_lo = (at(P, a, 0) - at(P, a, -1)) / h[a]
+        total = total + (flux_hi - flux_lo) / h[a]
+    return total
+
+
+def div_c_grad_valid(P, C, h):
+    """div(c grad u): c averaged to faces, times the one-sided difference, differenced again."""
+    h = _spacing(h, P.ndim)
+    total = np.zeros([s - 2 for s in P.shape])
+    for a in range(P.ndim):
+        c_hi = (at(C, a, 0) + at(C, a, +1)) / 2
+        c_lo = (at(C, a, -1) + at(C, a, 0)) / 2
+        flux_hi = c_hi * (at(P, a, +1) - at(P, a, 0)) / h[a]
+        flux_lo = c_lo * (at(P, a, 0) - at(P, a, -1)) / h[a]
+        total = total + (flux_hi - flux_lo) / h[a]
+    return total
+
+
+def centred_diff_valid(P, axis, h):
+    h = _spacing(h, P.ndim)
+    return (at(P, axis, +1) - at(P, axis, -1)) / (2 * h[axis])
+
+
+def div_sin_grad_valid(P, h):
+    """The Kuramoto operator div(sin(grad u)): sin of each one-sided difference, differenced."""
+    h = _spacing(h, P.ndim)
+    total = np.zeros([s - 2 for s in P.shape])
+    for a in range(P.ndim):
+        flux_hi = np.sin((at(P, a, +1) - at(P, a, 0)) / h[a])
+        flux_lo = np.sin((at(P, a, 0) - at(P, a, -1)) / h[a])
+        total = total + (flux_hi - flux_lo) / h[a]
+    return total
+
+
+# --------------------------------------------------------------------------------------------------
+# Operators on grid arrays, with their boundary conditions.
+
+
+def laplace(u, bcs, h=1.0):
+    return laplace_valid(pad(u, bcs, 1), h)
+
+
+def div_c_grad(u, c, bcs_u, bcs_c, h=1.0):
+    return div_c_grad_valid(pad(u, bcs_u, 1), pad(c, bcs_c, 1), h)
+
+
+def centred_diff(u, axis, bcs, h=1.0):
+    return centred_diff_valid(pad(u, bcs, 1), axis, h)
+
+
+def d0_d1(u, bcs, h=1.0):
+    """D(u, 0) * D(u, 1)."""
+    P = pad(u, bcs, 1)
+    return centred_diff_valid(P, 0, h) * centred_diff_valid(P, 1, h)
+
+
+def grad_dot_grad(u, bcs, h=1.0):
+    """dot(grad(u), grad(u)): the sum of squared centred differences."""
+    P = pad(u, bcs, 1)
+    return sum(centred_diff_valid(P, a, h) ** 2 for a in range(P.ndim))
+
+
+def bilaplace(u, bcs, h=1.0):
+    """laplace(laplace(u)) with radius 2: the inner Laplacian is evaluated on the ring of ghosts too,
+    from ghost values of u (not from ghost values of laplace(u))."""
+    inner = laplace_valid(pad(u, bcs, 2), h)      # laplace(u) on the grid and one ghost deep
+    return laplace_valid(inner, h)
+
+
+def div_sin_grad(u, bcs, h=1.0):
+    return div_sin_grad_valid(pad(u, bcs, 1), h)
