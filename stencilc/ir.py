@@ -63,6 +63,20 @@ class Store:
 
 
 @dataclass(frozen=True)
+class Carried:
+    """A value computed once per point and read again by the next point along `axis`.
+
+    `current` names `value` at this point, `previous` the same value at the point one step back
+    along `axis` (e.g. a face flux shared by the two cells on either side of the face). A backend
+    may keep it in a buffer; `inline_carried` turns it back into plain temporaries.
+    """
+    current: sp.Symbol
+    previous: sp.Symbol
+    axis: int
+    value: sp.Expr
+
+
+@dataclass(frozen=True)
 class Region:
     """A box of points `bounds[a][0] <= i_a < bounds[a][1]` and what to compute at each of them."""
     name: str
@@ -71,6 +85,7 @@ class Region:
     body: tuple[Assign, ...]                    # temporaries at each point
     stores: tuple[Store, ...]
     interior: bool                              # direct neighbour reads, branch-free
+    carried: tuple[Carried, ...] = ()           # values reused across iterations (interior only)
 
     @property
     def assigns(self) -> tuple[Assign, ...]:
@@ -101,6 +116,22 @@ class Kernel:
 
     def replace_regions(self, regions) -> "Kernel":
         return replace(self, regions=tuple(regions))
+
+
+def shift(expr: sp.Expr, axis: int, by: int) -> sp.Expr:
+    """`expr` evaluated `by` points further along `axis` (every `Access` offset moved)."""
+    return expr.xreplace({a: Access(a.args[0], *[o + by if i == axis else o for i, o in enumerate(a.offset)])
+                          for a in expr.atoms(Access)})
+
+
+def inline_carried(kernel: "Kernel") -> "Kernel":
+    """The same kernel with carried values computed directly at each point (no buffers)."""
+    regions = []
+    for r in kernel.regions:
+        first = tuple(a for c in r.carried
+                      for a in (Assign(c.current, c.value), Assign(c.previous, shift(c.value, c.axis, -1))))
+        regions.append(replace(r, body=first + r.body, carried=()))
+    return kernel.replace_regions(regions)
 
 
 # --------------------------------------------------------------------------- boundary index maps
@@ -191,7 +222,7 @@ def _boxes(ext: tuple[tuple[int, int], ...]):
 def _mapped(expr: sp.Expr, bc_of, radius: int, setup: list[list[Assign]], cache: dict) -> sp.Expr:
     """Replace every `Access` by its ghost-rule-mapped read (axis by axis, axis 0 first)."""
     repl = {}
-    for acc in expr.atoms(Access):
+    for acc in sorted(expr.atoms(Access), key=sp.default_sort_key):  # a set: fix the order
         per_axis = []
         for a, o in enumerate(acc.offset):
             lo, hi = bc_of[acc.field][a]

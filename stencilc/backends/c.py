@@ -22,7 +22,7 @@ from sympy.printing.c import C99CodePrinter
 
 from ..errors import StencilError
 from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, index
-from .printing import linear_index, linear_offset, small_integer_power, stride_definitions
+from .printing import linear_index, linear_offset, small_integer_power, stride, stride_definitions
 
 CTYPE = {"float64": "double", "float32": "float"}
 # grids with fewer points than this run on one thread (measured: a team costs ~10 µs and far more
@@ -78,6 +78,46 @@ class CPrinter(C99CodePrinter):
         return f"({product})"
 
 
+def _carried(region, loops: list[dict], p: CPrinter, ndim: int):
+    """Buffers for the region's carried values, and the loops that fill them (see passes/reuse.py).
+
+    Along the contiguous axis a line buffer is filled by a vectorised loop before the innermost loop;
+    along an outer axis k a buffer over axes > k holds the values one step back and is refilled at
+    the start of each thread's chunk (k = 0) or before the loop over axis k (k > 0).
+    """
+    for lp in loops:
+        lp["before"], lp["head"] = [], []
+    buffers, reads, writes = [], [], []
+    last = ndim - 1
+    idx = [index(a) for a in range(ndim)]
+    for k, c in enumerate(region.carried):
+        buf = f"_buf{k}"
+        inner = [b for b in range(ndim) if b > c.axis]
+        if c.axis == last:
+            buffers.append({"name": buf, "size": f"n{last}"})
+            loops[last]["before"].append({
+                "buffer": buf, "index": f"i{last}", "value": p.doprint(c.value),
+                "ix": p.doprint(linear_index(idx, ndim)),
+                "loops": [{"var": f"i{last}", "start": p.doprint(region.bounds[last][0] - 1),
+                           "stop": p.doprint(region.bounds[last][1])}]})
+            reads += [{"name": c.current.name, "value": f"{buf}[i{last}]"},
+                      {"name": c.previous.name, "value": f"{buf}[i{last} - 1]"}]
+            continue
+        buffers.append({"name": buf, "size": p.doprint(stride(c.axis, ndim))})
+        j = p.doprint(sp.Add(*[idx[b] * stride(b, ndim) for b in inner]))
+        back = list(idx)
+        back[c.axis] = idx[0] - 1 if c.axis == 0 else region.bounds[c.axis][0] - 1
+        fill = {"buffer": buf, "index": j, "value": p.doprint(c.value),
+                "ix": p.doprint(linear_index(back, ndim)),
+                "loops": [{"var": f"i{b}", "start": p.doprint(region.bounds[b][0]),
+                           "stop": p.doprint(region.bounds[b][1])} for b in inner]}
+        (loops[0]["head"] if c.axis == 0 else loops[c.axis]["before"]).append(fill)
+        reads += [{"name": c.previous.name, "value": f"{buf}[{j}]"},
+                  {"name": c.current.name, "value": p.doprint(c.value)}]
+        writes.append({"buffer": buf, "index": j, "name": c.current.name})
+    return buffers, reads, writes
+
+
 def _argument_list(kernel: Kernel, restrict: bool) -> list[str]:
     ct = CTYPE[kernel.dtype]
     r = " restrict" if restrict else ""
@@ -109,7 +149,10 @@ def render(kernel: Kernel, header: list[str]) -> str:
                            "value": p.doprint(s.value)} for s in region.setup[a]],
             })
         point = linear_index([index(a) for a in range(kernel.ndim)], kernel.ndim)
+        buffers, reads, writes = _carried(region, loops, p, kernel.ndim)
         regions.append({
+            "buffers": buffers, "carried_reads": reads, "carried_writes": writes,
+            "chunked": any(c.axis == 0 for c in region.carried),
             "comment": region.name + (": direct neighbour reads" if region.interior
                                       else ": reads mapped by the boundary conditions"),
             "interior": region.interior,

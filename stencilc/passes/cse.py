@@ -6,6 +6,8 @@ arguments of accesses are left alone: they are atoms to `cse`.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sympy as sp
 
 from ..ir import Assign, Kernel, Region, Store
@@ -16,8 +18,7 @@ def _cse_region(region: Region) -> Region:
     temps, reduced = sp.cse(values, symbols=sp.numbered_symbols("_t"), order="none")
     body = region.body + tuple(Assign(t, v) for t, v in temps)
     stores = tuple(Store(s.output, v) for s, v in zip(region.stores, reduced))
-    return Region(name=region.name, bounds=region.bounds, setup=region.setup, body=body, stores=stores,
-                  interior=region.interior)
+    return replace(region, body=body, stores=stores)
 
 
 def eliminate_common_subexpressions(kernel: Kernel) -> Kernel:

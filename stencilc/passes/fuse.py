@@ -6,6 +6,8 @@ twice. Apply it before CSE.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sympy as sp
 
 from ..ir import Access, Kernel, MappedAccess, Region, Store, index
@@ -25,8 +27,7 @@ def fuse_euler(kernel: Kernel) -> Kernel:
     for region in kernel.regions:
         stores = tuple(Store(s.output, _here(f, region, kernel.ndim) + dt * s.value)
                        for f, s in zip(kernel.state, region.stores))
-        regions.append(Region(name=region.name, bounds=region.bounds, setup=region.setup,
-                              body=region.body, stores=stores, interior=region.interior))
+        regions.append(replace(region, stores=stores))
     return Kernel(name=kernel.name + "_euler", ndim=kernel.ndim, dtype=kernel.dtype, state=kernel.state,
                   fields=kernel.fields, params=kernel.params + (DT,), outputs=kernel.outputs,
                   extents=kernel.extents, regions=tuple(regions), spacing=kernel.spacing)
