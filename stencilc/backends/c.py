@@ -118,6 +118,15 @@ def _carried(region, loops: list[dict], p: CPrinter, ndim: int):
     return buffers, reads, writes
 
 
+def _steps_driver(kernel: Kernel) -> dict:
+    src = {s: f"_src_{s}" for s in kernel.state}
+    dst = {s: f"_dst_{s}" for s in kernel.state}
+    call = [src[s] for s in kernel.state] + list(kernel.fields) + list(kernel.params)
+    call += [dst[s] for s in kernel.state] + [f"n{a}" for a in range(kernel.ndim)]
+    return {"arguments": _steps_argument_list(kernel, restrict=True), "call": call,
+            "state": [{"name": s, "out": o} for s, o in zip(kernel.state, kernel.outputs)]}
+
+
 def _argument_list(kernel: Kernel, restrict: bool) -> list[str]:
     ct = CTYPE[kernel.dtype]
     r = " restrict" if restrict else ""
@@ -128,13 +137,31 @@ def _argument_list(kernel: Kernel, restrict: bool) -> list[str]:
     return args
 
 
+def _steps_argument_list(kernel: Kernel, restrict: bool) -> list[str]:
+    ct = CTYPE[kernel.dtype]
+    r = " restrict" if restrict else ""
+    args = _argument_list(kernel, restrict)
+    at = len(kernel.inputs) + len(kernel.params) + len(kernel.outputs)
+    spares = [f"{ct} *{r} _spare_{s}" for s in kernel.state]
+    return args[:at] + spares + args[at:] + ["const int64_t steps"]
+
+
 def signature(kernel: Kernel) -> str:
     """The C prototype (without `restrict`), as cffi's `cdef` and headers want it."""
     return f"void {kernel.name}({', '.join(_argument_list(kernel, restrict=False))});"
 
 
-def render(kernel: Kernel, header: list[str]) -> str:
-    """The kernel as one standalone C99 + OpenMP translation unit."""
+def steps_signature(kernel: Kernel) -> str:
+    """The prototype of the multi-step driver that `render(..., steps_driver=True)` adds."""
+    return f"void {kernel.name}_steps({', '.join(_steps_argument_list(kernel, restrict=False))});"
+
+
+def render(kernel: Kernel, header: list[str], steps_driver: bool = False) -> str:
+    """The kernel as one standalone C99 + OpenMP translation unit.
+
+    With `steps_driver`, for an update kernel (`out = u + dt*f(u)`, passes/fuse.py), the file also
+    defines `<name>_steps`, which applies it `steps` times in one call.
+    """
     from ..templates_env import environment
     p = CPrinter(kernel.dtype, kernel.ndim)
     ct = CTYPE[kernel.dtype]
@@ -166,7 +193,7 @@ def render(kernel: Kernel, header: list[str]) -> str:
     return environment().get_template("c/kernel.c.j2").render(
         header=header, name=kernel.name, ctype=ct, arguments=_argument_list(kernel, restrict=True),
         strides=[{"name": n, "value": p.doprint(v)} for n, v in stride_definitions(kernel.ndim)],
-        regions=regions, total_size="*".join(f"n{a}" for a in range(kernel.ndim)),
+        regions=regions, steps_driver=_steps_driver(kernel) if steps_driver else None, total_size="*".join(f"n{a}" for a in range(kernel.ndim)),
         min_parallel_points=MIN_PARALLEL_POINTS,
         vector_math=[{"name": n + sfx, "arity": k, "since": since} for n, k, since in _LIBMVEC],
     )
