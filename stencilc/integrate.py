@@ -44,6 +44,9 @@ _DP_A = (
 _DP_E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
 _SAFETY, _FAC_MIN, _FAC_MAX = 0.9, 0.2, 5.0
 
+# Grids up to this many points run stretches of Euler steps in the stencil's compiled loop.
+_BATCH_MAX_POINTS = 1 << 16
+
 
 @dataclass(frozen=True)
 class Solution:
@@ -130,12 +133,31 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_
     step = {"euler": _euler, "heun": _heun, "rk4": _rk4}.get(method)
     if method == "euler" and callable(getattr(stencil, "euler_step", None)):
         step = _fused_euler(stencil, inputs, system)
+    # On small grids a call from Python costs more than the sweep: with nothing to report between
+    # steps, runs of Euler steps go to the stencil's compiled multi-step loop (which leaves its
+    # input alone). A run that turns non-finite is redone one step at a time, so the error still
+    # names the exact step.
+    batch = (method == "euler" and callback is None and not progress and u[0].size <= _BATCH_MAX_POINTS
+             and callable(getattr(stencil, "euler_steps", None)))
 
     bar = _progress_bar(t_end) if progress else None
     try:
         for frame, t_stop in enumerate(times[1:], start=1):
             t_from, steps_from = t, steps
             while True:
+                n = _steps_before_last(t_stop, t_from, steps - steps_from, h) if batch else 0
+                if n > 0:
+                    spare = buf.k
+                    stencil.euler_steps(*u, dt=dtype(h), steps=n,
+                                        out=tuple(spare) if system else spare[0], **inputs)
+                    if all(xp.isfinite(x, out=mask).all() for x in spare):
+                        for i in range(len(u)):
+                            u[i], spare[i] = spare[i], u[i]
+                        evals += n
+                        steps += n
+                        t = t_from + (steps - steps_from) * h
+                    else:
+                        batch = False   # redo this stretch one step at a time to find the step
                 # A step that would end within _SNAP of t_stop (or beyond it) is the last one.
                 last = t_stop - t <= h * (1 + _SNAP)
                 h_step = t_stop - t if last and t_stop - t < h * (1 - _SNAP) else h
@@ -205,6 +227,20 @@ def _euler(rhs, xp, u, h, buf):
     for x, k in zip(u, buf.k):
         xp.multiply(k, h, out=k)
         xp.add(x, k, out=x)
+
+
+def _steps_before_last(t_stop, t_from, done, h):
+    """How many fixed steps from `t_from + done*h` come before the last one of the interval.
+
+    Mirrors the stepping loop's rule (a step is the last when `t_stop - t <= h*(1 + _SNAP)`, with
+    `t = t_from + k*h`), so batched and single steps visit exactly the same times.
+    """
+    n = max(0, math.ceil((t_stop - t_from) / h - done - 1 - _SNAP) - 1)
+    while t_stop - (t_from + (done + n) * h) > h * (1 + _SNAP):
+        n += 1
+    while n > 0 and not t_stop - (t_from + (done + n - 1) * h) > h * (1 + _SNAP):
+        n -= 1
+    return n
 
 
 def _fused_euler(stencil, inputs, system):

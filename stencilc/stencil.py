@@ -143,16 +143,53 @@ class Stencil:
         self._run(arrays, params, outs, shape)
         return outs[0] if len(self.state) == 1 else tuple(outs)
 
+    def _variant(self, name: str) -> Callable:
+        if name not in self._variants:
+            if self._build_variant is None:
+                raise NotImplementedError("this stencil was not built with fused variants")
+            self._variants[name] = self._build_variant(name)
+        return self._variants[name]
+
     def euler_step(self, *state_arrays, dt, out=None, **inputs):
         """`u + dt*f(u)` in one fused sweep (compiled on first use); same arguments as a call."""
         arrays, params, shape = self._bind(state_arrays, dict(inputs))
         outs = self._outputs(out, shape, arrays)
-        if "euler" not in self._variants:
-            if self._build_variant is None:
-                raise NotImplementedError("this stencil was not built with fused variants")
-            self._variants["euler"] = self._build_variant("euler")
-        self._variants["euler"](arrays, params + [self._param("dt", dt)], outs, shape)
+        self._variant("euler")(arrays, params + [self._param("dt", dt)], outs, shape)
         return outs[0] if len(self.state) == 1 else tuple(outs)
+
+    def euler_steps(self, *state_arrays, dt, steps, out=None, **inputs):
+        """`steps` Euler steps of size `dt` in one call; the state arrays are not modified.
+
+        The C backend runs the whole loop in compiled code (double-buffered), which removes the
+        per-step cost of calling from Python on small grids; other backends loop over `euler_step`.
+        """
+        if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+            raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+        arrays, params, shape = self._bind(state_arrays, dict(inputs))
+        outs = self._outputs(out, shape, arrays)
+        params = params + [self._param("dt", dt)]
+        run = self._variant("euler")
+        spares = self._spares(shape)
+        if steps == 0:
+            for o, a in zip(outs, arrays):
+                o[...] = a
+        elif hasattr(run, "steps"):
+            run.steps(arrays, params, outs, spares, shape, int(steps))
+        else:
+            nstate = len(self.state)
+            src, fixed = arrays[:nstate], arrays[nstate:]
+            for k in range(steps):
+                dst = outs if (steps - 1 - k) % 2 == 0 else spares
+                run(list(src) + fixed, params, dst, shape)
+                src = dst
+        return outs[0] if len(self.state) == 1 else tuple(outs)
+
+    def _spares(self, shape) -> list[np.ndarray]:
+        """Work arrays for multi-step calls, kept between calls of the same shape."""
+        if getattr(self, "_spare_shape", None) != shape:
+            self._spare_arrays = [np.empty(shape, dtype=self._np_dtype) for _ in self.state]
+            self._spare_shape = shape
+        return self._spare_arrays
 
 
 def describe(problem: Problem, name: str, target: str, signature: str | None = None) -> list[str]:

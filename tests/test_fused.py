@@ -45,3 +45,44 @@ def test_euler_step_checks_dt():
         k.euler_step(np.zeros((3, 3)), dt="big")
     with pytest.raises(TypeError):
         k.euler_step(np.zeros((3, 3)))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+@pytest.mark.parametrize("steps", [0, 1, 2, 7])
+def test_euler_steps_match_repeated_reference_steps(backend, steps):
+    rhs = {u: laplace(u) - u * v, v: 0.5 * laplace(v) + u * v - K * v}
+    ref = sc.compile_stencil(rhs, backend="numpy", bc="periodic")
+    k = sc.compile_stencil(rhs, backend=backend, bc="periodic")
+    rng = np.random.default_rng(4)
+    a, b = rng.random((13, 11)), rng.random((13, 11))
+    keep = a.copy(), b.copy()
+    ea, eb = a.copy(), b.copy()
+    for _ in range(steps):
+        fa, fb = ref(ea, eb, K=0.3)
+        ea, eb = ea + 0.01 * fa, eb + 0.01 * fb
+    got = k.euler_steps(a, b, dt=0.01, steps=steps, K=0.3)
+    np.testing.assert_allclose(got[0], ea, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(got[1], eb, rtol=0, atol=1e-13)
+    np.testing.assert_array_equal(a, keep[0])
+    np.testing.assert_array_equal(b, keep[1])
+
+
+def test_euler_steps_runs_in_compiled_code_and_checks_steps():
+    k = sc.compile_stencil(laplace(u), backend="c")
+    k.euler_steps(np.zeros((4, 4)), dt=0.1, steps=1)
+    assert hasattr(k._variant("euler"), "steps")  # the loop runs inside the compiled library
+    with pytest.raises(ValueError, match="steps must be a non-negative integer"):
+        k.euler_steps(np.zeros((4, 4)), dt=0.1, steps=-1)
+    with pytest.raises(ValueError, match="steps must be a non-negative integer"):
+        k.euler_steps(np.zeros((4, 4)), dt=0.1, steps=2.5)
+
+
+def test_euler_steps_with_an_input_field_numpy():
+    rhs = omega + K * div(sp.sin(grad(theta)))
+    k = sc.compile_stencil(rhs, backend="numpy")
+    rng = np.random.default_rng(5)
+    t0, w = rng.uniform(0, 6, (6, 5)), rng.normal(size=(6, 5))
+    e = t0.copy()
+    for _ in range(3):
+        e = e + 0.1 * k(e, omega=w, K=1.0)
+    np.testing.assert_allclose(k.euler_steps(t0, dt=0.1, steps=3, omega=w, K=1.0), e, atol=1e-13, rtol=0)

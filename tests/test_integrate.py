@@ -442,7 +442,7 @@ class TracedRHS:
         self.peak_before = np.zeros(calls, dtype=np.int64)
 
     def __getattr__(self, name):
-        if name == "euler_step":  # watch the generic path; the fused one is tested on its own
+        if name in ("euler_step", "euler_steps"):  # watch the generic path; fused ones are tested apart
             raise AttributeError(name)
         return getattr(self.k, name)
 
@@ -494,6 +494,8 @@ class CountingFused:
         self.k, self.fused_calls = k, 0
 
     def __getattr__(self, name):
+        if name == "euler_steps":   # one step at a time here; batches are tested below
+            raise AttributeError(name)
         return getattr(self.k, name)
 
     def __call__(self, *args, **kwargs):
@@ -515,4 +517,33 @@ def test_euler_uses_the_fused_step_and_matches_the_plain_loop(backend):
     u = u0.copy()
     for _ in range(20):
         u = u + 0.1 * ref(u)
+    np.testing.assert_allclose(sol.final, u, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_euler_batches_steps_on_small_grids_and_lands_on_the_same_times(backend):
+    """Without a callback, stretches of steps run in one compiled call; results and step counts
+    match a step-by-step loop, and recording times are still hit exactly."""
+    u0, _ = cosine_mode((16, 12), (1, 2))
+    k = stencil("heat", backend)
+    calls = []
+
+    class Watch:
+        def __getattr__(self, name):
+            return getattr(k, name)
+
+        def __call__(self, *a, **kw):
+            return k(*a, **kw)
+
+        def euler_steps(self, *a, steps, **kw):
+            calls.append(steps)
+            return k.euler_steps(*a, steps=steps, **kw)
+
+    sol = integrate(Watch(), u0, t_end=1.0, dt=0.01, method="euler", record_every=0.3)
+    assert calls and sum(calls) + len(sol.t) - 1 == sol.stats["steps"] == 100
+    np.testing.assert_allclose(sol.t, [0.0, 0.3, 0.6, 0.9, 1.0], rtol=1e-15, atol=0)
+    ref = stencil("heat", "numpy")
+    u = u0.copy()
+    for _ in range(100):
+        u = u + 0.01 * ref(u)
     np.testing.assert_allclose(sol.final, u, rtol=0, atol=1e-13)

@@ -263,11 +263,11 @@ def build(source: str, directory: Path, fastmath: bool) -> Path:
     return so_file
 
 
-def load(so_file: Path, kernel_signature: str):
-    """The compiled kernel as a cffi function."""
+def load(so_file: Path, signatures: list[str]):
+    """The compiled functions with these prototypes, through cffi (ABI mode)."""
     import cffi
     ffi = cffi.FFI()
-    ffi.cdef(kernel_signature)
+    ffi.cdef("\n".join(signatures))
     lib = ffi.dlopen(str(so_file))
-    name = kernel_signature.split("(")[0].split()[-1]
-    return ffi, getattr(lib, name), lib
+    fns = [getattr(lib, sig.split("(")[0].split()[-1]) for sig in signatures]
+    return ffi, fns, lib
