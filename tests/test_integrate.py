@@ -16,6 +16,7 @@ import pytest
 import sympy as sp
 
 from stencilc import Field, Solution, StencilError, compile_stencil, div, grad, integrate, laplace
+from reference import seed_numpy_dudt  # the seed's NumpySolver.dudt (tests/reference.py)
 
 BACKENDS = ["numpy", "c"]
 FIXED_ORDERS = {"euler": 1, "heun": 2, "rk4": 4}
@@ -195,27 +196,6 @@ def test_gray_scott_system_matches_a_hand_written_numpy_rk4(backend):
     np.testing.assert_allclose(sol.final["v"], v, rtol=0, atol=1e-12)
     assert abs(u - u0).max() > 1e-2  # the pattern did evolve
     assert len(seen) == steps and all(names == ["u", "v"] for _, names in seen)
-
-
-def seed_numpy_dudt(u, omega, K):
-    """The seed's `NumpySolver.dudt` (seeds/000, lines ~220-240), copied verbatim but for self."""
-    dudt = omega.copy()
-
-    # Horizontal gradient in the direction of +infinity
-    dudx_right = u[:, 1:] - u[:, :-1]
-
-    # Vertical gradient in the direction of -infinity
-    dudy_down = u[1:, :] - u[:-1, :]
-
-    # Apply contribution from horizontal neighbors
-    dudt[:, :-1] += K * np.sin(dudx_right)
-    dudt[:, 1:] += K * np.sin(-dudx_right)
-
-    # Apply contribution from vertical neighbors
-    dudt[:-1, :] += K * np.sin(dudy_down)
-    dudt[1:, :] += K * np.sin(-dudy_down)
-
-    return dudt
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
