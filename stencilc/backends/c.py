@@ -43,6 +43,12 @@ class CPrinter(C99CodePrinter):
         super().__init__(settings={"type_aliases": {real: float32 if dtype == "float32" else float64}})
         self.ndim = ndim
 
+    def _print(self, expr, **kwargs) -> str:
+        # constants such as pi or sqrt(2) become literals: <math.h> has no M_PI under -std=c99
+        if isinstance(expr, sp.Expr) and expr.is_number and not (expr.is_Rational or expr.is_Float):
+            expr = sp.Float(sp.N(expr, 17), 17)
+        return super()._print(expr, **kwargs)
+
     def _print_Access(self, expr: Access) -> str:
         off = linear_offset(expr.offset, self.ndim)
         return f"{expr.field}[{self._print(sp.Symbol('ix') + off)}]"
