@@ -1,0 +1,145 @@
+"""Plumbing shared by the gallery scripts: the common command line, compiling and integrating with
+timings, the summary lines a script prints, and its pictures.
+
+Every script prints three parseable lines (besides ``wrote:`` lines for its files)::
+
+    ran: <example> size=... backend=... dtype=... method=... dt=... t_end=... steps=...
+    wall: compile=0.12s solve=1.05s cached=True
+    check: <name>=<value> [<name>=<value> ...]
+
+so that `tests/test_examples.py` (and anyone scripting the gallery) can read the physics check
+with ``dict(kv.split("=") for kv in line.split()[1:])``.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import stencilc  # noqa: E402
+
+# A run is shown with a progress bar when it does more cell updates than this (a few seconds of
+# compiled code on two cores); the NumPy backend counts as this many times slower.
+_PROGRESS_WORK = 1e9
+_NUMPY_SLOWDOWN = 20
+
+
+def parser(doc, *, size, t_end, dt=None, method="rk4"):
+    """The command line every example shares; a script adds its own physical parameters to it.
+
+    ``dt=None`` means the script derives a stable step from the grid spacing.
+    """
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--size", type=int, default=size, help=f"grid points per axis (default {size})")
+    p.add_argument("--t-end", type=float, default=t_end, help=f"final time (default {t_end:g})")
+    p.add_argument("--dt", type=float, default=dt,
+                   help="time step" + (f" (default {dt:g})" if dt else " (default: stable for --size)"))
+    p.add_argument("--method", default=method, choices=["euler", "heun", "rk4", "rk45"],
+                   help=f"time integrator (default {method})")
+    p.add_argument("--backend", default="c", choices=["numpy", "numba", "c"], help="default c")
+    p.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="default float64")
+    p.add_argument("--out", default="out", help="directory for the pictures (default out/)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for the initial state (default 0)")
+    p.add_argument("--thumbnail", metavar="PNG", help="also write a small picture for the gallery here")
+    return p
+
+
+class Run:
+    """One example run: compiles the stencil, integrates it, and prints what it did and how long."""
+
+    def __init__(self, name, args):
+        self.name, self.args = name, args
+        self.compile_seconds, self.cached = 0.0, True
+        os.makedirs(args.out, exist_ok=True)
+
+    def compile(self, rhs, **options):
+        start = time.perf_counter()
+        try:
+            k = stencilc.compile_stencil(rhs, backend=self.args.backend, dtype=self.args.dtype, **options)
+        except stencilc.StencilError as e:  # e.g. a backend this machine lacks: say so in one line
+            sys.exit(f"{self.name}: {e}")
+        self.compile_seconds += time.perf_counter() - start
+        self.cached = self.cached and k.from_cache
+        return k
+
+    def integrate(self, k, initial, *, inputs=None, dt, record_every=None, **options):
+        a = self.args
+        steps = int(np.ceil(a.t_end / dt - 1e-9))
+        cells = np.prod(np.shape(next(iter(initial.values())) if isinstance(initial, dict) else initial))
+        evals = {"euler": 1, "heun": 2, "rk4": 4, "rk45": 6}[a.method]
+        work = steps * cells * evals * len(k.state) * (_NUMPY_SLOWDOWN if a.backend == "numpy" else 1)
+        sol = stencilc.integrate(k, initial, t_end=a.t_end, dt=dt, method=a.method, inputs=inputs,
+                                 record_every=record_every, progress=work > _PROGRESS_WORK, **options)
+        shape = "x".join(map(str, k.ndim * [a.size]))
+        print(f"ran: {self.name} size={shape} backend={a.backend} dtype={a.dtype} method={a.method} "
+              f"dt={dt:.4g} t_end={a.t_end:g} steps={sol.stats['steps']} rhs_evals={sol.stats['rhs_evals']}")
+        print(f"wall: compile={self.compile_seconds:.2f}s solve={sol.stats['wall_seconds']:.2f}s "
+              f"cached={self.cached}")
+        return sol
+
+    def check(self, **values):
+        print("check: " + " ".join(f"{key}={_fmt(v)}" for key, v in values.items()))
+
+    def path(self, filename):
+        return os.path.join(self.args.out, filename)
+
+    def save(self, fig, filename):
+        path = self.path(filename)
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        print(f"wrote: {path}")
+        return path
+
+    def thumbnail(self, image, **imshow):
+        """The gallery's picture: just the field, 160 px square, no axes (well under 150 KB)."""
+        if not self.args.thumbnail:
+            return
+        fig = plt.figure(figsize=(1.6, 1.6), dpi=100)
+        ax = fig.add_axes([0, 0, 1, 1])
+        ax.imshow(image, origin="lower", **{"interpolation": "bilinear", **imshow})
+        ax.set_axis_off()
+        os.makedirs(os.path.dirname(os.path.abspath(self.args.thumbnail)), exist_ok=True)
+        fig.savefig(self.args.thumbnail, dpi=100)
+        plt.close(fig)
+        print(f"wrote: {self.args.thumbnail}")
+
+
+def _fmt(v):
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.3e}"
+    return str(v)
+
+
+def cell_centres(n, length=1.0):
+    """Cell-centre coordinates of an n-cell grid on [0, length]: the grid stencilc discretises on."""
+    h = length / n
+    return (np.arange(n) + 0.5) * h
+
+
+def show_field(ax, image, title, **imshow):
+    """`imshow` with the array's first index as the vertical axis, origin at the bottom, and a colour bar."""
+    im = ax.imshow(image, origin="lower", **imshow)
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return im
+
+
+def figure(ncols=1, width=4.2, height=3.6):
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), layout="constrained")
+    return fig, axes
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("examples/_common.py is a helper module; run one of the example scripts instead")

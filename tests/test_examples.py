@@ -1,0 +1,128 @@
+"""The gallery (examples/*.py) runs: each script at a tiny size in a subprocess exits 0, writes a PNG
+that is not one flat colour, and prints a physics check that holds.
+
+The subprocesses share one kernel cache for the test session, so each distinct stencil is compiled
+once however many runs use it.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@pytest.fixture(scope="session")
+def example_env(tmp_path_factory):
+    env = dict(os.environ)
+    env["STENCILC_CACHE_DIR"] = str(tmp_path_factory.mktemp("examples-cache"))
+    env["MPLBACKEND"] = "Agg"
+    env["OMP_NUM_THREADS"] = "1"  # tiny grids: more threads only add start-up and contention
+    return env
+
+
+def run_example(name, env, out, *args):
+    """Run examples/<name>.py; returns (its check values as strings, stdout)."""
+    proc = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), "--out", str(out), *map(str, args)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0 and re.search(r"'numba' is not known|backend='numba' needs numba", proc.stderr):
+        pytest.skip("the numba backend is not available")
+    assert proc.returncode == 0, f"{name} {args} failed:\n{proc.stdout}\n{proc.stderr}"
+    assert re.search(r"^ran: ", proc.stdout, re.M) and re.search(r"^wall: ", proc.stdout, re.M), proc.stdout
+    line = re.search(r"^check: (.*)$", proc.stdout, re.M)
+    assert line, proc.stdout
+    assert_picture(out / f"{name}.png")
+    return dict(kv.split("=", 1) for kv in line.group(1).split()), proc.stdout
+
+
+def assert_picture(path):
+    assert path.is_file(), f"{path} was not written"
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] > 50 and image.shape[1] > 50
+    assert np.ptp(image[..., :3].reshape(-1, 3), axis=0).max() > 0, f"{path} is one flat colour"
+
+
+def test_kuramoto_matches_the_seed(example_env, tmp_path):
+    checks, _ = run_example("kuramoto", example_env, tmp_path, "--size", 24, "--t-end", 2, "--animate",
+                            "--thumbnail", tmp_path / "thumb.png")
+    assert float(checks["max_diff_vs_seed"]) < 1e-10
+    assert 0 <= float(checks["order_parameter"]) <= 1
+    assert (tmp_path / "kuramoto.gif").stat().st_size > 0
+    assert_picture(tmp_path / "thumb.png")
+    assert (tmp_path / "thumb.png").stat().st_size <= 150_000
+
+
+def test_kuramoto_compare_prints_the_table(example_env, tmp_path):
+    _, stdout = run_example("kuramoto", example_env, tmp_path, "--size", 16, "--t-end", 0.5, "--compare",
+                            "--compare-backends", "numpy,c")  # numba's compile time is test_heat's
+    for row in ("seed NumpySolver.dudt", "stencilc numpy", "stencilc c"):
+        assert re.search(rf"^{row}\s+[\d.]+us\s+[\d.]+x\s+[\d.]+ms\s+[\d.]+x", stdout, re.M), stdout
+
+
+def test_heat_error_shrinks_with_resolution(example_env, tmp_path):
+    errors = {}
+    for n in (16, 32):
+        checks, _ = run_example("heat", example_env, tmp_path / str(n), "--size", n)
+        errors[n] = float(checks["max_error"])
+        assert errors[n] < 1.5 / n**2  # second order: the error is about 1.0·h² here
+    assert errors[16] / errors[32] > 3.5
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_heat_on_other_backends(example_env, tmp_path, backend):
+    checks, _ = run_example("heat", example_env, tmp_path, "--size", 16, "--backend", backend)
+    assert float(checks["max_error"]) < 1.5 / 16**2
+
+
+def test_heat3d(example_env, tmp_path):
+    checks, _ = run_example("heat3d", example_env, tmp_path, "--size", 12)
+    assert float(checks["max_error"]) < 4.0 / 12**2
+
+
+def test_wave_energy_is_conserved(example_env, tmp_path):
+    checks, _ = run_example("wave", example_env, tmp_path, "--size", 32, "--t-end", 0.5)
+    assert float(checks["energy_drift"]) < 1e-2
+
+
+@pytest.mark.parametrize("bc", ["periodic", "neumann"])
+def test_cahn_hilliard_conserves_mass(example_env, tmp_path, bc):
+    checks, _ = run_example("cahn_hilliard", example_env, tmp_path, "--size", 32, "--t-end", 20, "--bc", bc,
+                            "--mean", 0.2)
+    assert float(checks["mass_drift"]) <= 1e-9
+    assert abs(float(checks["mean"]) - 0.2) < 0.01
+
+
+def test_allen_cahn_free_energy_decreases(example_env, tmp_path):
+    checks, _ = run_example("allen_cahn", example_env, tmp_path, "--size", 32, "--t-end", 20)
+    assert checks["monotone"] == "True"
+    assert float(checks["energy_ratio"]) < 0.5
+
+
+def test_gray_scott_forms_a_bounded_pattern(example_env, tmp_path):
+    checks, _ = run_example("gray_scott", example_env, tmp_path, "--size", 32, "--t-end", 1500,
+                            "--pattern", "stripes")
+    assert checks["bounded"] == "True" and checks["pattern"] == "True"
+
+
+def test_fitzhugh_nagumo_makes_one_spiral(example_env, tmp_path):
+    checks, _ = run_example("fitzhugh_nagumo", example_env, tmp_path, "--size", 96, "--t-end", 30,
+                            "--t-break", 10)
+    assert checks["spiral_tips"] == "1"
+
+
+def test_every_example_has_a_gallery_thumbnail():
+    gallery = EXAMPLES.parent / "docs" / "gallery"
+    readme = (EXAMPLES / "README.md").read_text()
+    scripts = sorted(p.stem for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
+    assert len(scripts) >= 8
+    for name in scripts:
+        thumb = gallery / f"{name}.png"
+        assert thumb.is_file() and thumb.stat().st_size <= 150_000, thumb
+        assert_picture(thumb)
+        assert f"docs/gallery/{name}.png" in readme and f"examples/{name}.py" in readme, name
