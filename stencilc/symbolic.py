@@ -453,6 +453,11 @@ def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dt
             raise StencilError(f"state={state_names} names several fields but the right-hand side is a"
                                " single expression; give a dict {field: rhs} for a system")
         known = set(state_names) | set(declared_fields)
+        if isinstance(rhs, str) and not state_names:
+            # an undeclared name under a differential operator is the state, if it is the only one
+            under = {s.name for op in parse(rhs, known).atoms(*OPERATORS) for s in op.free_symbols}
+            if len(under - known) == 1:
+                known |= under - known
         exprs = [parse(rhs, known) if isinstance(rhs, str) else rhs]
     for e in exprs:
         if isinstance(e, (int, float)):

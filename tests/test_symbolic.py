@@ -162,3 +162,20 @@ def test_call_errors_name_the_argument():
         k(t, omega=t + 1, K=1.0, out=t)
     with pytest.raises(ValueError, match="every axis needs size >= 1"):
         k(np.zeros((0, 3)), omega=np.zeros((0, 3)), K=1.0)
+
+
+def test_string_state_is_inferred_like_an_expression_state():
+    p = check_problem("omega + K*div(sin(grad(theta)))", fields=["omega"])
+    assert p.state == ("theta",) and p.fields == ("omega",) and p.params == ("K",)
+    p = check_problem("a*laplace(u) + b")
+    assert p.state == ("u",) and p.params == ("a", "b")
+    with pytest.raises(StencilError, match="pass state="):
+        check_problem("laplace(u) + laplace(v)")
+
+
+def test_constants_compile_in_c():
+    u_ = sc.Field("u")
+    k = sc.compile_stencil(sp.pi * laplace(u_) + sp.sqrt(2) * u_, backend="c")
+    ref = sc.compile_stencil(sp.pi * laplace(u_) + sp.sqrt(2) * u_, backend="numpy")
+    a = np.random.default_rng(0).random((5, 4))
+    np.testing.assert_allclose(k(a), ref(a), rtol=1e-14, atol=1e-14)
