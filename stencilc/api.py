@@ -12,31 +12,40 @@ from . import cache as _cache
 from .backends import target as _target
 from .errors import StencilError
 from .ir import Kernel, build_kernel
-from .passes import eliminate_common_subexpressions, fuse_euler
+from .passes import eliminate_common_subexpressions, fuse_euler, reuse_fluxes
 from .stencil import Stencil, describe
 from .symbolic import Problem, check_problem
 
-GENERATE_TARGETS = ("c", "numpy")
+GENERATE_TARGETS = ("c", "numpy", "numba", "cuda")
 
 
 VARIANTS = ("rhs", "euler")
 
 
-def _kernel(problem: Problem, name: str, variant: str = "rhs") -> Kernel:
+# targets whose templates keep carried values in buffers (passes/reuse.py)
+REUSE_TARGETS = ("c",)
+
+
+def _kernel(problem: Problem, name: str, variant: str = "rhs", target: str = "c") -> Kernel:
     kernel = build_kernel(problem, name=name)
     if variant == "euler":
         kernel = fuse_euler(kernel)
+    if target in REUSE_TARGETS:
+        kernel = reuse_fluxes(kernel)
     return eliminate_common_subexpressions(kernel)
 
 
 def _render(problem: Problem, target: str, name: str, variant: str = "rhs") -> tuple[str, Kernel]:
-    kernel = _kernel(problem, name, variant)
+    kernel = _kernel(problem, name, variant, target)
     signature = None
-    if target == "c":
+    if target in ("c", "cuda"):  # the CUDA host launcher has the C signature
         from .backends.c import signature as c_signature
         signature = c_signature(kernel)
     header = describe(problem, name, target, signature)
-    return _target(target).render(kernel, header), kernel
+    # fastmath is part of Numba's source (a decorator argument); update kernels get a multi-step
+    # driver where the target has one
+    return _target(target).render(kernel, header, fastmath=problem.fastmath,
+                                  steps_driver=variant == "euler"), kernel
 
 
 def _check_name(name: str) -> str:
@@ -55,8 +64,12 @@ def _build(problem: Problem, backend: str, cache: bool, variant: str = "rhs"):
         source, kernel = _render(problem, backend, name, variant)
         tgt.build(source, directory, problem.fastmath)
         from .backends.c import signature as c_signature
-        return {"backend": backend, "name": kernel.name, "dtype": problem.dtype, "radius": kernel.radius,
+        meta = {"backend": backend, "name": kernel.name, "dtype": problem.dtype, "radius": kernel.radius,
                 "signature": c_signature(kernel), "source_file": tgt.source_file}
+        if backend == "c" and variant == "euler":
+            from .backends.c import steps_signature
+            meta["steps_signature"] = steps_signature(kernel)
+        return meta
 
     found = _cache.lookup(key) if cache else None
     from_cache = found is not None
@@ -89,3 +102,17 @@ def generate(rhs, *, target="c", name="stencil_rhs", state=None, fields=None, nd
     problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
                             spacing=spacing, fastmath=fastmath)
     return _render(problem, target, _check_name(name))[0]
+
+
+def generate_header(rhs, *, name="stencil_rhs", state=None, fields=None, ndim=2, bc="neumann",
+                    dtype="float64", spacing=1.0, fastmath=False) -> str:
+    """A C header declaring the function that `generate(..., target="c")` (or "cuda") defines."""
+    from .backends.c import signature as c_signature
+    from .templates_env import environment
+    problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
+                            spacing=spacing, fastmath=fastmath)
+    kernel = _kernel(problem, _check_name(name))
+    signature = c_signature(kernel)
+    return environment().get_template("c/header.h.j2").render(
+        header=describe(problem, name, "c", signature), guard=f"STENCILC_{name.upper()}_H",
+        prototype=signature)

@@ -259,7 +259,7 @@ BAD = [
     (["emit", "laplace(u)", "--state", "u", "--name", "my-kernel"], "my-kernel"),
     (["emit", "laplace(u)", "--state", "u", "--frobnicate"], "--frobnicate"),
     (["emit", "laplace(u)", "--state", "u", "--target", "numpy", "--header", "x.h"], "--header"),
-    (["emit", "laplace(u)"], "--state"),
+    (["emit", "laplace(u) + laplace(v)"], "--state"),                               # ambiguous state
     (["emit", "laplace(u); laplace(v)", "--state", "u"], "--state"),
     (["emit", "laplace(u);", "--state", "u"], "';'"),
     (["emit", "laplace(u)", "--state", "u", "--field", "w"], "'w'"),
@@ -331,3 +331,10 @@ def test_cache_info_and_clear(tmp_path):
     res = stencilc_cli("cache", "clear", env=env)
     assert res.returncode == 0 and "removed 1 entries" in res.stdout
     assert "entries:   0" in stencilc_cli("cache", "info", env=env).stdout
+
+
+def test_state_is_inferred_when_only_one_name_is_under_an_operator(tmp_path):
+    with_state = stencilc_cli("emit", "a*laplace(u) + b", "--state", "u", cwd=tmp_path)
+    inferred = stencilc_cli("emit", "a*laplace(u) + b", cwd=tmp_path)
+    assert inferred.returncode == 0, inferred.stderr
+    assert inferred.stdout == with_state.stdout

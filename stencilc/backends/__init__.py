@@ -1,6 +1,7 @@
 """Backends: one module per target prints the kernel IR; this registry builds and loads the result.
 
-Each target turns a `Kernel` into source text (`render`), the source into files in a cache entry
+Each target turns a `Kernel` into source text (`render`; `fastmath` and `steps_driver` are honoured
+where the target has them), the source into files in a cache entry
 (`build`), and a cache entry into a runner `run(arrays, params, outputs, shape)` (`load`), where
 `arrays` are the state then input-field arrays (C-contiguous, kernel dtype), `params` the scalar
 parameters in call order and `outputs` the output arrays.
@@ -21,7 +22,7 @@ class NumpyTarget:
         import numpy
         return f"numpy {numpy.__version__}"
 
-    def render(self, kernel: Kernel, header: list[str]) -> str:
+    def render(self, kernel: Kernel, header: list[str], fastmath=False, steps_driver=False) -> str:
         from . import numpy as impl
         return impl.render(kernel, header)
 
@@ -45,9 +46,9 @@ class CTarget:
         from . import c as impl
         return impl.toolchain_id(fastmath)
 
-    def render(self, kernel: Kernel, header: list[str]) -> str:
+    def render(self, kernel: Kernel, header: list[str], fastmath=False, steps_driver=False) -> str:
         from . import c as impl
-        return impl.render(kernel, header)
+        return impl.render(kernel, header, steps_driver)
 
     def build(self, source: str, directory: Path, fastmath: bool) -> None:
         from . import c as impl
@@ -55,17 +56,72 @@ class CTarget:
 
     def load(self, directory: Path, meta: dict):
         from . import c as impl
-        ffi, fn, lib = impl.load(directory / "kernel.so", meta["signature"])
+        extra = [meta["steps_signature"]] if "steps_signature" in meta else []
+        ffi, fns, lib = impl.load(directory / "kernel.so", [meta["signature"]] + extra)
         ptr = "float *" if meta["dtype"] == "float32" else "double *"
         cast = ffi.cast
 
         def run(arrays, params, outputs, shape, _lib=lib):
-            fn(*[cast(ptr, a.ctypes.data) for a in arrays], *params,
-               *[cast(ptr, o.ctypes.data) for o in outputs], *shape)
+            fns[0](*[cast(ptr, a.ctypes.data) for a in arrays], *params,
+                   *[cast(ptr, o.ctypes.data) for o in outputs], *shape)
+
+        def steps(arrays, params, outputs, spares, shape, count, _lib=lib):
+            fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *params,
+                   *[cast(ptr, o.ctypes.data) for o in outputs],
+                   *[cast(ptr, o.ctypes.data) for o in spares], *shape, count)
+        if extra:
+            run.steps = steps
         return run
 
 
-TARGETS = {"numpy": NumpyTarget(), "c": CTarget()}
+class CudaTarget:
+    name = "cuda"
+    source_file = "kernel.cu"
+
+    def toolchain_id(self, fastmath: bool) -> str:
+        from . import cuda as impl
+        return impl.toolchain_id(fastmath)
+
+    def render(self, kernel: Kernel, header: list[str], fastmath=False, steps_driver=False) -> str:
+        from . import cuda as impl
+        return impl.render(kernel, header)
+
+    def build(self, source: str, directory: Path, fastmath: bool) -> None:
+        from . import cuda as impl
+        impl.build(source, directory, fastmath)
+
+    def load(self, directory: Path, meta: dict):
+        from . import cuda as impl
+        return impl.load(directory, meta)
+
+
+class NumbaTarget:
+    name = "numba"
+    source_file = "kernel.py"
+
+    def toolchain_id(self, fastmath: bool) -> str:
+        from . import numba as impl
+        return impl.toolchain_id(fastmath)
+
+    def render(self, kernel: Kernel, header: list[str], fastmath=False, steps_driver=False) -> str:
+        from . import numba as impl
+        return impl.render(kernel, header, fastmath)
+
+    def build(self, source: str, directory: Path, fastmath: bool) -> None:
+        from . import numba as impl
+        impl.build(source, directory)
+
+    def load(self, directory: Path, meta: dict):
+        from . import numba as impl
+        fn = impl.load(directory)
+
+        def run(arrays, params, outputs, shape):
+            # the kernel's signature takes read-only inputs, so any array of the right type matches
+            fn(*arrays, *params, *outputs, *shape)
+        return run
+
+
+TARGETS = {"numpy": NumpyTarget(), "c": CTarget(), "numba": NumbaTarget(), "cuda": CudaTarget()}
 
 
 def target(name: str):
