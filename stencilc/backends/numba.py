@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import importlib.util
 import platform
 import sys
@@ -183,6 +184,7 @@ def render(kernel: Kernel, header: list[str], fastmath: bool = False) -> str:
     """The kernel as a Python module whose `KERNEL` takes the C signature's arguments."""
     from ..templates_env import environment
     regions = []
+    boundary: dict[str, dict] = {}
     constants: dict[str, str] = {}
     for region in kernel.regions:
         printers = {"exact": NumbaPrinter(kernel.dtype, constants=constants)}
@@ -206,21 +208,27 @@ def render(kernel: Kernel, header: list[str], fastmath: bool = False) -> str:
             })
         point = ", ".join(f"i{a}" for a in range(kernel.ndim))
         limited = printers["vector"].limited if region.interior else []
-        regions.append({
+        entry = {
             "name": region.name, "interior": region.interior, "loops": loops, "point": point,
-            # a strip is thin along its own axis; only a 3-D strip across axis 0 (a full face) has
-            # enough work to pay for a parallel loop (each is a Numba parfor: compile time)
-            "parallel": region.interior or (kernel.ndim == 3 and not region.name.endswith("0")),
             "comment": region.name + (": direct neighbour reads, vectorised row function"
                                       if region.interior else ": reads mapped by the boundary conditions"),
             "exact": variants["exact"], "vector": variants.get("vector"),
             "limited": [{"limit": lim, "arg": arg} for lim, arg in limited],
-        })
+        }
+        if not region.interior:
+            # boundary strips that compute the same thing share one (serial) function: Numba's
+            # compile time grows with the code, and a strip is O(n^(d-1)) work
+            code = json.dumps([[lp["setup"] for lp in loops], variants["exact"]], sort_keys=True)
+            fn = boundary.setdefault(code, {"fn": f"_boundary{len(boundary)}", "loops": loops,
+                                            "exact": variants["exact"], "point": point})
+            entry["call"] = fn["fn"]
+        regions.append(entry)
     return environment().get_template("numba/kernel.py.j2").render(
         header=header, name=kernel.name, dtype=kernel.dtype, ndim=kernel.ndim, fastmath=bool(fastmath),
         inputs=list(kernel.inputs), params=list(kernel.params), outputs=list(kernel.outputs),
         sizes=[f"n{a}" for a in range(kernel.ndim)], arguments=_row_function_arguments(kernel),
-        regions=regions, outer=[f"i{a}" for a in range(kernel.ndim - 1)],
+        regions=regions, boundary_functions=list(boundary.values()),
+        outer=[f"i{a}" for a in range(kernel.ndim - 1)],
         constants=[{"name": n, "value": v} for v, n in constants.items()],
     )
 
