@@ -22,8 +22,9 @@ GENERATE_TARGETS = ("c", "numpy", "numba", "cuda")
 VARIANTS = ("rhs", "euler")
 
 
-# targets whose templates keep carried values in buffers (passes/reuse.py)
-REUSE_TARGETS = ("c",)
+# targets whose templates keep carried values in buffers (passes/reuse.py): along every axis, or
+# along the contiguous axis only
+REUSE_TARGETS = {"c": "all", "numba": "innermost"}
 
 
 def _kernel(problem: Problem, name: str, variant: str = "rhs", target: str = "c") -> Kernel:
@@ -31,7 +32,7 @@ def _kernel(problem: Problem, name: str, variant: str = "rhs", target: str = "c"
     if variant == "euler":
         kernel = fuse_euler(kernel)
     if target in REUSE_TARGETS:
-        kernel = reuse_fluxes(kernel)
+        kernel = reuse_fluxes(kernel, innermost_only=REUSE_TARGETS[target] == "innermost")
     return eliminate_common_subexpressions(kernel)
 
 

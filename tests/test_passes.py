@@ -73,3 +73,16 @@ def test_c_reuse_across_thread_chunks(shape):
     rng = np.random.default_rng(3)
     t, w = rng.uniform(0, 6, shape), rng.normal(size=shape)
     np.testing.assert_allclose(k(t, omega=w, K=1.5), ref(t, omega=w, K=1.5), rtol=0, atol=1e-12)
+
+
+def test_innermost_only_reuse_for_row_buffers():
+    p = check_problem(omega + K * div(sp.sin(grad(theta))), ndim=3)
+    k = eliminate_common_subexpressions(reuse_fluxes(build_kernel(p), innermost_only=True))
+    (interior,) = [r for r in k.regions if r.interior]
+    assert [cv.axis for cv in interior.carried] == [2]
+    assert sin_calls_per_point(k) == 5
+
+
+def test_numba_kernel_carries_fluxes_along_rows():
+    src = sc.generate(omega + K * div(sp.sin(grad(theta))), target="numba")
+    assert "_line0" in src

@@ -192,7 +192,16 @@ def render(kernel: Kernel, header: list[str], fastmath: bool = False) -> str:
             printers["vector"] = NumbaPrinter(kernel.dtype, vector=True, constants=constants)
         variants = {}
         for kind, p in printers.items():
+            carried = []
+            for k, c in enumerate(region.carried):
+                if c.axis != kernel.ndim - 1:
+                    raise StencilError(f"numba keeps carried values along the last axis only ({c})")
+                cp = NumbaPrinter(kernel.dtype, vector=p.vector, constants=constants)
+                carried.append({"buffer": f"_line{k}", "current": c.current.name,
+                                "previous": c.previous.name, "value": cp.doprint(c.value),
+                                "limited": [{"limit": lim, "arg": arg} for lim, arg in cp.limited]})
             variants[kind] = {
+                "carried": carried,
                 "body": [{"name": b.target.name, "value": p.index(b.value) if b.is_index else p.doprint(b.value)}
                          for b in region.body],
                 "stores": [{"array": s.output, "value": p.doprint(s.value)} for s in region.stores],

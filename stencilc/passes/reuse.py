@@ -22,13 +22,13 @@ def _costly(e: sp.Basic) -> bool:
     return any(not isinstance(f, Access) for f in e.atoms(sp.Function))
 
 
-def _reuse_region(region: Region, ndim: int) -> Region:
+def _reuse_region(region: Region, ndim: int, axes) -> Region:
     values = [s.value for s in region.stores]
     present = {x for v in values for x in sp.preorder_traversal(v) if isinstance(x, sp.Basic) and _costly(x)}
     taken: list[sp.Expr] = []
     carried: list[Carried] = []
     for x in sorted(present, key=lambda e: (-sp.count_ops(e), sp.default_sort_key(e))):
-        for axis in range(ndim):
+        for axis in axes:
             back = shift(x, axis, -1)
             if back == x or back not in present:
                 continue
@@ -49,8 +49,14 @@ def _reuse_region(region: Region, ndim: int) -> Region:
     return replace(region, stores=stores, carried=tuple(carried))
 
 
-def reuse_fluxes(kernel: Kernel) -> Kernel:
-    """Carry costly values shared by neighbouring points (interior region, ndim >= 2)."""
+def reuse_fluxes(kernel: Kernel, innermost_only: bool = False) -> Kernel:
+    """Carry costly values shared by neighbouring points (interior region, ndim >= 2).
+
+    `innermost_only` carries values along the contiguous axis only (a line buffer per row), for
+    targets that cannot keep buffers across rows.
+    """
     if kernel.ndim < 2:
         return kernel
-    return kernel.replace_regions(_reuse_region(r, kernel.ndim) if r.interior else r for r in kernel.regions)
+    axes = (kernel.ndim - 1,) if innermost_only else range(kernel.ndim)
+    return kernel.replace_regions(_reuse_region(r, kernel.ndim, axes) if r.interior else r
+                                  for r in kernel.regions)
