@@ -12,6 +12,7 @@ import functools
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -261,7 +262,8 @@ def build(source: str, directory: Path, fastmath: bool) -> Path:
         res = subprocess.run(cmd[:-1] + ["-DSTENCILC_NO_LIBMVEC", "-lm"], capture_output=True, text=True)
     if res.returncode != 0:
         err = res.stderr.strip()
-        if "omp" in err.lower() and ("not found" in err or "unsupported" in err or "cannot find" in err):
+        if re.search(r"openmp|omp\.h|gomp|libomp", err, re.I) and re.search(
+                r"not found|unsupported|unrecognized|cannot find|no such file", err, re.I):
             raise StencilError(f"the C compiler {cc!r} has no OpenMP support ({err.splitlines()[-1]}); "
                                "use backend='numpy' or backend='numba' instead")
         raise StencilError(f"the C compiler {cc!r} failed on the generated kernel:\n{err}\n"
