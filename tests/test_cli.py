@@ -13,6 +13,7 @@ import pytest
 
 import stencilc
 from stencilc import StencilError
+from reference import seed_numpy_dudt  # the seed's NumpySolver.dudt (tests/reference.py)
 
 CC = next((c for c in (os.environ.get("CC"), "cc", "gcc") if c and shutil.which(c)), None)
 CXX = next((c for c in ("c++", "g++") if shutil.which(c)), None)
@@ -56,18 +57,6 @@ def call_library(lib, name, arrays, params, nout, dtype=np.float64):
                    + [ctypes.c_int64] * len(shape))
     fn(*[a.ctypes.data_as(ptr) for a in arrays], *params, *[o.ctypes.data_as(ptr) for o in outs], *shape)
     return outs
-
-
-def seed_dudt(u, omega, K):
-    """The seed's NumpySolver.dudt: omega + K * sum of sin(neighbour - u), zero-flux walls."""
-    dudt = omega.copy()
-    dudx_right = u[:, 1:] - u[:, :-1]
-    dudy_down = u[1:, :] - u[:-1, :]
-    dudt[:, :-1] += K * np.sin(dudx_right)
-    dudt[:, 1:] += K * np.sin(-dudx_right)
-    dudt[:-1, :] += K * np.sin(dudy_down)
-    dudt[1:, :] += K * np.sin(-dudy_down)
-    return dudt
 
 
 def periodic_laplace(u, spacing):
@@ -126,7 +115,7 @@ def test_emit_kuramoto_c_and_header(tmp_path):
     i = np.arange(35)
     theta = (0.1 * (i * i % 17)).reshape(5, 7)
     omega = (0.01 * i).reshape(5, 7)
-    np.testing.assert_allclose(got, seed_dudt(theta, omega, 2.0), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got, seed_numpy_dudt(theta, omega, 2.0), rtol=0, atol=1e-12)
 
     # plain ctypes (no stencilc) against the seed's NumPy code, over sizes down to 1
     rng = np.random.default_rng(5)
@@ -134,7 +123,7 @@ def test_emit_kuramoto_c_and_header(tmp_path):
         theta = rng.uniform(0, 2 * np.pi, shape)
         omega = rng.normal(0, 0.5, shape)
         (out,) = call_library(lib, "stencil_rhs", [theta, omega], [1.7], 1)
-        np.testing.assert_allclose(out, seed_dudt(theta, omega, 1.7), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(out, seed_numpy_dudt(theta, omega, 1.7), rtol=0, atol=1e-12)
 
 
 @needs_cc
