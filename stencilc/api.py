@@ -66,7 +66,7 @@ def _build(problem: Problem, backend: str, cache: bool, variant: str = "rhs"):
         tgt.build(source, directory, problem.fastmath)
         from .backends.c import signature as c_signature
         meta = {"backend": backend, "name": kernel.name, "dtype": problem.dtype, "radius": kernel.radius,
-                "signature": c_signature(kernel), "source_file": tgt.source_file}
+                "signature": c_signature(kernel), "source_file": tgt.SOURCE_FILE}
         if backend == "c" and variant == "euler":
             from .backends.c import steps_signature
             meta["steps_signature"] = steps_signature(kernel)

@@ -52,7 +52,7 @@ def test_inlined_carried_values_equal_the_plain_kernel(rhs):
     t, w = rng.uniform(0, 1, (9, 11)), rng.uniform(0, 1, (9, 11))
     outs = []
     for kern in (plain, inlined):
-        f = npb.load(npb.render(kern, ["test"]), kern.name)
+        f = npb.load_source(npb.render(kern, ["test"]), kern.name)
         o = np.empty_like(t)
         f(t, w, *([2.0] if "K" in kern.params else []), o)
         outs.append(o)

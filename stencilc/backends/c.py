@@ -25,6 +25,7 @@ from ..errors import StencilError
 from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, index
 from .printing import linear_index, linear_offset, small_integer_power, stride, stride_definitions
 
+SOURCE_FILE = "kernel.c"
 CTYPE = {"float64": "double", "float32": "float"}
 # grids with fewer points than this run on one thread (measured: a team costs ~10 µs and far more
 # when the cores are shared)
@@ -163,7 +164,8 @@ def steps_signature(kernel: Kernel) -> str:
     return f"void {kernel.name}_steps({', '.join(_steps_argument_list(kernel, restrict=False))});"
 
 
-def render(kernel: Kernel, header: list[str], steps_driver: bool = False) -> str:
+def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
+           steps_driver: bool = False) -> str:
     """The kernel as one standalone C99 + OpenMP translation unit.
 
     With `steps_driver`, for an update kernel (`out = u + dt*f(u)`, passes/fuse.py), the file also
@@ -271,7 +273,7 @@ def build(source: str, directory: Path, fastmath: bool) -> Path:
     return so_file
 
 
-def load(so_file: Path, signatures: list[str]):
+def _open(so_file: Path, signatures: list[str]):
     """The compiled functions with these prototypes, through cffi (ABI mode)."""
     import cffi
     ffi = cffi.FFI()
@@ -279,3 +281,23 @@ def load(so_file: Path, signatures: list[str]):
     lib = ffi.dlopen(str(so_file))
     fns = [getattr(lib, sig.split("(")[0].split()[-1]) for sig in signatures]
     return ffi, fns, lib
+
+
+def load(directory: Path, meta: dict):
+    """A runner for the entry's library; with a multi-step driver it also has `.steps`."""
+    extra = [meta["steps_signature"]] if "steps_signature" in meta else []
+    ffi, fns, lib = _open(directory / "kernel.so", [meta["signature"]] + extra)
+    ptr = "float *" if meta["dtype"] == "float32" else "double *"
+    cast = ffi.cast
+
+    def run(arrays, params, outputs, shape, _lib=lib):
+        fns[0](*[cast(ptr, a.ctypes.data) for a in arrays], *params,
+               *[cast(ptr, o.ctypes.data) for o in outputs], *shape)
+
+    def steps(arrays, params, outputs, spares, shape, count, _lib=lib):
+        fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *params,
+               *[cast(ptr, o.ctypes.data) for o in outputs],
+               *[cast(ptr, o.ctypes.data) for o in spares], *shape, count)
+    if extra:
+        run.steps = steps
+    return run

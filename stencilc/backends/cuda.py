@@ -22,6 +22,7 @@ from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, index, inline_car
 from .c import CTYPE, CPrinter
 from .printing import linear_index, stride_definitions
 
+SOURCE_FILE = "kernel.cu"
 # threads per block along (x, y, z); x runs along the innermost (contiguous) axis
 BLOCK = {1: (256, 1, 1), 2: (32, 8, 1), 3: (32, 4, 2)}
 # CUDA's limits on the number of blocks along x, y, z
@@ -69,7 +70,8 @@ def device_arguments(kernel: Kernel) -> list[str]:
     return args
 
 
-def render(kernel: Kernel, header: list[str]) -> str:
+def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
+           steps_driver: bool = False) -> str:
     """The kernel as one CUDA translation unit (device kernels + host launcher)."""
     from ..templates_env import environment
     from .c import _argument_list

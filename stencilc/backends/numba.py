@@ -30,7 +30,7 @@ from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, index
 from . import numba_math
 from .printing import small_integer_power
 
-MODULE_FILE = "kernel.py"
+MODULE_FILE = SOURCE_FILE = "kernel.py"
 
 
 class NumbaPrinter(PythonCodePrinter):
@@ -180,7 +180,8 @@ def _row_function_arguments(kernel: Kernel) -> list[str]:
     return list(kernel.inputs + kernel.params + kernel.outputs) + [f"n{a}" for a in range(kernel.ndim)]
 
 
-def render(kernel: Kernel, header: list[str], fastmath: bool = False) -> str:
+def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
+           steps_driver: bool = False) -> str:
     """The kernel as a Python module whose `KERNEL` takes the C signature's arguments."""
     from ..templates_env import environment
     regions = []
@@ -280,7 +281,7 @@ def _import(path: Path):
     return module
 
 
-def build(source: str, directory: Path) -> None:
+def build(source: str, directory: Path, fastmath: bool = False) -> None:
     """Write the module into the entry and import it once: Numba compiles it and writes its cache
     next to it (`directory/__pycache__`), so loading the entry later needs no compilation. (With
     NUMBA_CACHE_DIR set, Numba keys its cache by this temporary path instead: the first load from the
@@ -290,6 +291,11 @@ def build(source: str, directory: Path) -> None:
     _import(path)
 
 
-def load(directory: Path):
-    """The kernel function of the module in `directory` (machine code from Numba's cache)."""
-    return _import(directory / MODULE_FILE).KERNEL
+def load(directory: Path, meta: dict | None = None):
+    """A runner for the kernel of the module in `directory` (machine code from Numba's cache)."""
+    fn = _import(directory / MODULE_FILE).KERNEL
+
+    def run(arrays, params, outputs, shape):
+        # the kernel's signature takes read-only inputs, so any array of the right type matches
+        fn(*arrays, *params, *outputs, *shape)
+    return run

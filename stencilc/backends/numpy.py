@@ -7,6 +7,8 @@ interior reads neighbours as shifted slices, the boundary strips read through th
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
@@ -56,7 +58,8 @@ class NumPyKernelPrinter(NumPyPrinter):
         return text
 
 
-def render(kernel: Kernel, header: list[str]) -> str:
+def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
+           steps_driver: bool = False) -> str:
     """The kernel as a Python module defining one function of the C signature's arguments."""
     p = NumPyKernelPrinter()
     regions = []
@@ -82,8 +85,30 @@ def render(kernel: Kernel, header: list[str]) -> str:
         sizes=[f"n{a}" for a in range(kernel.ndim)], outputs=kernel.outputs, regions=regions)
 
 
-def load(source: str, name: str):
+def load_source(source: str, name: str):
     """The kernel function defined by `source`."""
     namespace: dict = {}
     exec(compile(source, f"<stencilc numpy kernel {name}>", "exec"), namespace)
     return namespace[name]
+
+
+# ------------------------------------------------------------------ the backend interface (backends/__init__.py)
+
+SOURCE_FILE = "kernel.py"
+
+
+def toolchain_id(fastmath: bool) -> str:
+    import numpy
+    return f"numpy {numpy.__version__}"
+
+
+def build(source: str, directory: Path, fastmath: bool) -> None:
+    (directory / SOURCE_FILE).write_text(source)
+
+
+def load(directory: Path, meta: dict):
+    fn = load_source((directory / SOURCE_FILE).read_text(), meta["name"])
+
+    def run(arrays, params, outputs, shape):
+        fn(*arrays, *params, *outputs)
+    return run
