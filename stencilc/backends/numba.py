@@ -28,7 +28,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from ..errors import StencilError
 from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, index
 from . import numba_math
-from .printing import small_integer_power
+from .printing import nested_call, small_integer_power
 
 MODULE_FILE = SOURCE_FILE = "kernel.py"
 
@@ -155,16 +155,10 @@ class NumbaPrinter(PythonCodePrinter):
         return f"_numpy.sign({self._print(expr.args[0])})"
 
     def _print_Min(self, expr) -> str:
-        text = self._print(expr.args[0])
-        for a in expr.args[1:]:
-            text = f"min({text}, {self._print(a)})"
-        return text
+        return nested_call(self, "min", expr.args)
 
     def _print_Max(self, expr) -> str:
-        text = self._print(expr.args[0])
-        for a in expr.args[1:]:
-            text = f"max({text}, {self._print(a)})"
-        return text
+        return nested_call(self, "max", expr.args)
 
     def _vector_math(self, expr) -> str:
         full, vector, limit = numba_math.FUNCTIONS[self.dtype][type(expr).__name__]

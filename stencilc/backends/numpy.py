@@ -14,6 +14,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, Region
 from ..templates_env import environment
+from .printing import nested_call
 
 
 class NumPyKernelPrinter(NumPyPrinter):
@@ -46,16 +47,10 @@ class NumPyKernelPrinter(NumPyPrinter):
         return text
 
     def _print_Min(self, expr) -> str:
-        text = self._print(expr.args[0])
-        for a in expr.args[1:]:
-            text = f"numpy.minimum({text}, {self._print(a)})"
-        return text
+        return nested_call(self, "numpy.minimum", expr.args)
 
     def _print_Max(self, expr) -> str:
-        text = self._print(expr.args[0])
-        for a in expr.args[1:]:
-            text = f"numpy.maximum({text}, {self._print(a)})"
-        return text
+        return nested_call(self, "numpy.maximum", expr.args)
 
 
 def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,

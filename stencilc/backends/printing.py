@@ -41,3 +41,11 @@ def small_integer_power(expr: sp.Pow):
     if e.is_Integer and 1 < abs(int(e)) <= MAX_UNROLLED_POWER:
         return b, int(e)
     return None
+
+
+def nested_call(printer, function: str, args) -> str:
+    """`f(f(a, b), c)` for an n-ary SymPy function printed through a binary one (Min -> minimum)."""
+    text = printer._print(args[0])
+    for a in args[1:]:
+        text = f"{function}({text}, {printer._print(a)})"
+    return text
