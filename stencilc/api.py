@@ -26,9 +26,13 @@ VARIANTS = ("rhs", "euler")
 # along the contiguous axis only
 REUSE_TARGETS = {"c": "all", "numba": "innermost"}
 
+# targets that vectorise the middle of the boundary strips (ir.build_kernel(split_strips=True));
+# numba keeps one shared function per strip (compile time), numpy stays the plain reference
+SPLIT_STRIP_TARGETS = {"c"}
+
 
 def _kernel(problem: Problem, name: str, variant: str = "rhs", target: str = "c") -> Kernel:
-    kernel = build_kernel(problem, name=name)
+    kernel = build_kernel(problem, name=name, split_strips=target in SPLIT_STRIP_TARGETS)
     if variant == "euler":
         kernel = fuse_euler(kernel)
     if target in REUSE_TARGETS:

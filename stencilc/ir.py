@@ -86,6 +86,8 @@ class Region:
     stores: tuple[Store, ...]
     interior: bool                              # direct neighbour reads, branch-free
     carried: tuple[Carried, ...] = ()           # values reused across iterations (interior only)
+    vector: bool = False                        # boundary box whose reads along the contiguous
+                                                # axis are direct: its innermost loop vectorises
 
     @property
     def assigns(self) -> tuple[Assign, ...]:
@@ -219,12 +221,41 @@ def _boxes(ext: tuple[tuple[int, int], ...]):
             yield f"high{k}", tuple(inner[:k] + [(IntMax(n - hi, low_end), n)] + full[k + 1:]), False
 
 
-def _mapped(expr: sp.Expr, bc_of, radius: int, setup: list[list[Assign]], cache: dict) -> sp.Expr:
-    """Replace every `Access` by its ghost-rule-mapped read (axis by axis, axis 0 first)."""
+def _split_strips(boxes, ext):
+    """Each strip across an outer axis cut along the contiguous axis into its two corners and the
+    middle, where reads along the contiguous axis stay inside the grid (the third item: the
+    region reads that axis directly)."""
+    last = len(ext) - 1
+    lo, hi = ext[last]
+    n = size(last)
+    low_end = IntMin(lo, n)
+    for name, bounds, interior in boxes:
+        if interior or name == f"low{last}" or name == f"high{last}" or not (lo or hi):
+            yield name, bounds, interior, False
+            continue
+        parts = [("left", (sp.Integer(0), low_end), False), ("mid", (sp.Integer(lo), n - hi), True),
+                 ("right", (IntMax(n - hi, low_end), n), False)]
+        for part, span, direct in parts:
+            if part == "left" and not lo or part == "right" and not hi:
+                continue
+            yield f"{name}_{part}", bounds[:last] + (span,), False, direct
+
+
+def _mapped(expr: sp.Expr, bc_of, radius: int, setup: list[list[Assign]], cache: dict,
+            direct: int | None = None) -> sp.Expr:
+    """Replace every `Access` by its ghost-rule-mapped read (axis by axis, axis 0 first); along
+    axis `direct` every read is known to be inside the grid and is taken as it is."""
     repl = {}
     for acc in sorted(expr.atoms(Access), key=sp.default_sort_key):  # a set: fix the order
         per_axis = []
         for a, o in enumerate(acc.offset):
+            if a == direct:   # an index variable, so that CSE never mistakes it for a value
+                key = ("direct", a, o)
+                if key not in cache:
+                    j = _bind(setup[a], f"_d{a}{'m' if o < 0 else 'p'}{abs(o)}", index(a) + o, True)
+                    cache[key] = _AxisMap(index=j, sign=sp.Integer(1), shift=sp.Integer(0), assigns=[])
+                per_axis.append(cache[key])
+                continue
             lo, hi = bc_of[acc.field][a]
             key = (a, o, lo, hi)
             if key not in cache:
@@ -240,24 +271,33 @@ def _mapped(expr: sp.Expr, bc_of, radius: int, setup: list[list[Assign]], cache:
     return expr.xreplace(repl)
 
 
-def build_kernel(problem: Problem, name: str = "stencil_rhs") -> Kernel:
-    """Lower `problem` and lay its point expressions out over interior and boundary regions."""
+def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool = False) -> Kernel:
+    """Lower `problem` and lay its point expressions out over interior and boundary regions.
+
+    With `split_strips`, the strips across the outer axes are cut along the contiguous axis so
+    that their long middle parts read that axis directly (`Region.vector`): a backend can then
+    vectorise them like the interior instead of mapping every read.
+    """
     exprs = lower(problem)
     ext = extents(exprs, problem.ndim)
     radius = max([0] + [r for e in ext for r in e])
     bc_of = problem.bc_of
     outputs = tuple(f"out_{s}" for s in problem.state)
+    last = problem.ndim - 1
+    boxes = _boxes(ext)
+    boxes = _split_strips(boxes, ext) if split_strips else ((*b, False) for b in boxes)
     regions = []
-    for rname, bounds, interior in _boxes(ext):
+    for rname, bounds, interior, vector in boxes:
         setup: list[list[Assign]] = [[] for _ in range(problem.ndim)]
         cache: dict = {}
         if interior:
             values = list(exprs)
         else:
-            values = [_mapped(e, bc_of, radius, setup, cache) for e in exprs]
+            values = [_mapped(e, bc_of, radius, setup, cache, direct=last if vector else None)
+                      for e in exprs]
         regions.append(Region(name=rname, bounds=bounds, setup=tuple(tuple(s) for s in setup), body=(),
                               stores=tuple(Store(o, v) for o, v in zip(outputs, values)),
-                              interior=interior))
+                              interior=interior, vector=vector))
     return Kernel(name=name, ndim=problem.ndim, dtype=problem.dtype, state=problem.state,
                   fields=problem.fields, params=problem.params, outputs=outputs, extents=ext,
                   regions=tuple(regions), spacing=problem.spacing)

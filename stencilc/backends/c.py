@@ -189,9 +189,12 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
         regions.append({
             "buffers": buffers, "carried_reads": reads, "carried_writes": writes,
             "chunked": any(c.axis == 0 for c in region.carried),
-            "comment": region.name + (": direct neighbour reads" if region.interior
-                                      else ": reads mapped by the boundary conditions"),
+            "comment": region.name + (": direct neighbour reads" if region.interior else
+                                      ": reads mapped by the boundary conditions, direct along the "
+                                      "contiguous axis" if region.vector else
+                                      ": reads mapped by the boundary conditions"),
             "interior": region.interior,
+            "vector": region.vector,
             "loops": loops,
             "linear_index": p.doprint(point),
             "body": [{"type": ct, "name": b.target.name, "value": p.doprint(b.value)} for b in region.body],
