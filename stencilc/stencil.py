@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import sympy as sp
 
-from .symbolic import Field, Problem
+from .symbolic import Field, Periodic as _Periodic, Problem
 
 
 class Stencil:
@@ -108,11 +108,15 @@ class Stencil:
         params = [self._param(n, inputs[n]) for n in self.params]
         return arrays, params, shape
 
-    def _outputs(self, out, shape, arrays) -> list[np.ndarray]:
+    def _outputs(self, out, shape, arrays, in_place=False) -> list[np.ndarray] | None:
+        """The checked output arrays, or None when ``in_place`` is allowed and ``out`` is exactly
+        the state arrays (each ``out`` the very array given for its field)."""
         nstate = len(self.state)
         if out is None:
             return [np.empty(shape, dtype=self._np_dtype) for _ in range(nstate)]
         outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        if in_place and len(outs) == nstate and all(o is a for o, a in zip(outs, arrays)):
+            return None
         if len(outs) != nstate or (nstate > 1 and not isinstance(out, (tuple, list))):
             raise ValueError(f"out must be {'a tuple of ' + str(nstate) + ' arrays' if nstate > 1 else 'an array'}"
                              f" (one per state field {', '.join(self.state)}); got {type(out).__name__}")
@@ -127,8 +131,10 @@ class Stencil:
                 raise ValueError(f"{label} must be a writeable C-contiguous array")
             for n, a in zip(self.state + self.fields, arrays):
                 if np.may_share_memory(o, a):
+                    hint = (" (or, for an Euler step in place, exactly the state array"
+                            f"{'s' if nstate > 1 else ''})" if in_place else "")
                     raise ValueError(f"{label} overlaps input {n!r}; the kernel reads neighbours of "
-                                     "points it writes, so out must be a separate array")
+                                     f"points it writes, so out must be a separate array{hint}")
         for i in range(nstate):
             for j in range(i):
                 if np.may_share_memory(outs[i], outs[j]):
@@ -151,35 +157,51 @@ class Stencil:
         return self._variants[name]
 
     def euler_step(self, *state_arrays, dt, out=None, **inputs):
-        """`u + dt*f(u)` in one fused sweep (compiled on first use); same arguments as a call."""
+        """`u + dt*f(u)` in one fused sweep (compiled on first use); same arguments as a call.
+
+        ``out`` may be the state array itself (for a system, the tuple of state arrays): the step
+        is then taken in place, through a sweep over blocks of rows that needs no grid-sized
+        work array (see `_in_place`).
+        """
         arrays, params, shape = self._bind(state_arrays, dict(inputs))
-        outs = self._outputs(out, shape, arrays)
-        self._variant("euler")(arrays, params + [self._param("dt", dt)], outs, shape)
+        outs = self._outputs(out, shape, arrays, in_place=True)
+        params = params + [self._param("dt", dt)]
+        run = self._variant("euler")
+        if outs is None:
+            self._in_place(run, arrays, params, shape)
+            outs = arrays[:len(self.state)]
+        else:
+            run(arrays, params, outs, shape)
         return outs[0] if len(self.state) == 1 else tuple(outs)
 
     def euler_steps(self, *state_arrays, dt, steps, out=None, **inputs):
-        """`steps` Euler steps of size `dt` in one call; the state arrays are not modified.
+        """`steps` Euler steps of size `dt` in one call.
 
-        The C backend runs the whole loop in compiled code (double-buffered), which removes the
-        per-step cost of calling from Python on small grids; other backends loop over `euler_step`.
+        With a separate ``out`` the state arrays are not modified, and the C backend runs the whole
+        loop in compiled code (double-buffered), which removes the per-step cost of calling from
+        Python on small grids; other backends loop over `euler_step`. With ``out`` the state
+        arrays themselves, the steps are taken in place, one blocked sweep per step.
         """
         if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
             raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
         arrays, params, shape = self._bind(state_arrays, dict(inputs))
-        outs = self._outputs(out, shape, arrays)
+        outs = self._outputs(out, shape, arrays, in_place=True)
         params = params + [self._param("dt", dt)]
         run = self._variant("euler")
-        spares = self._spares(shape)
-        if steps == 0:
+        if outs is None:
+            for _ in range(steps):
+                self._in_place(run, arrays, params, shape)
+            outs = arrays[:len(self.state)]
+        elif steps == 0:
             for o, a in zip(outs, arrays):
                 o[...] = a
         elif hasattr(run, "steps"):
-            run.steps(arrays, params, outs, spares, shape, int(steps))
+            run.steps(arrays, params, outs, self._spares(shape), shape, int(steps))
         else:
             nstate = len(self.state)
             src, fixed = arrays[:nstate], arrays[nstate:]
             for k in range(steps):
-                dst = outs if (steps - 1 - k) % 2 == 0 else spares
+                dst = outs if (steps - 1 - k) % 2 == 0 else self._spares(shape)
                 run(list(src) + fixed, params, dst, shape)
                 src = dst
         return outs[0] if len(self.state) == 1 else tuple(outs)
@@ -190,6 +212,62 @@ class Stencil:
             self._spare_arrays = [np.empty(shape, dtype=self._np_dtype) for _ in self.state]
             self._spare_shape = shape
         return self._spare_arrays
+
+    def _in_place(self, run, arrays, params, shape):
+        """Run `run` (a sweep writing one output per state field) with the state as its output.
+
+        The grid is swept in blocks of rows along axis 0. A block's new rows depend on the old
+        rows up to `radius` beyond it, so each block is computed into a small buffer from the
+        untouched state (the block plus `radius` rows each side, a view; the rows next to a cut
+        are recomputed and dropped), and written back only after the next block has been
+        computed, when no later block reads its old values. A periodic axis 0 reads its wrapped
+        rows from the other end: the old first rows are saved before they are overwritten.
+        Work memory: two blocks per state field (about `_BLOCK_BYTES` each) instead of a grid.
+        """
+        nstate = len(self.state)
+        state, fields = arrays[:nstate], arrays[nstate:]
+        n0, r = shape[0], max(int(self.radius), 1)
+        row_bytes = self._np_dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+        rows = max(4 * r, _BLOCK_BYTES // max(row_bytes, 1))
+        nblocks = n0 // rows
+        if nblocks < 2:
+            outs = [np.empty(shape, dtype=self._np_dtype) for _ in state]
+            run(arrays, params, outs, shape)
+            for s, o in zip(state, outs):
+                s[...] = o
+            return
+        periodic = isinstance(self.bc[self.state[0]][0][0], _Periodic)
+        head = [s[:r].copy() for s in state] if periodic else None
+        cuts = [k * n0 // nblocks for k in range(nblocks + 1)]
+        most = max(b - a for a, b in zip(cuts, cuts[1:])) + 2 * r
+        bufs = [[np.empty((most,) + shape[1:], dtype=self._np_dtype)
+                 for _ in state] for _ in range(2)]
+        pending = None
+        for k in range(nblocks):
+            a, b = cuts[k], cuts[k + 1]
+            if periodic and k == 0:
+                ins = [np.concatenate((x[n0 - r:], x[:b + r])) for x in arrays]
+                lo = a - r
+            elif periodic and k == nblocks - 1:
+                ins = [np.concatenate((x[a - r:], h)) for x, h in zip(state, head)]
+                ins += [np.concatenate((x[a - r:], x[:r])) for x in fields]
+                lo = a - r
+            else:
+                lo, hi = max(a - r, 0), min(b + r, n0)
+                ins = [x[lo:hi] for x in arrays]
+            m = ins[0].shape[0]
+            outs = [buf[:m] for buf in bufs[k % 2]]
+            run(ins, params, outs, (m,) + shape[1:])
+            if pending is not None:
+                for s, (pa, pb, po) in zip(state, pending):
+                    s[pa:pb] = po
+            pending = [(a, b, o[a - lo:b - lo]) for o in outs]
+        for s, (pa, pb, po) in zip(state, pending):
+            s[pa:pb] = po
+
+
+# Rows per block of an in-place sweep: about this many bytes per state field and block.
+_BLOCK_BYTES = 4 << 20
 
 
 def describe(problem: Problem, name: str, target: str, signature: str | None = None) -> list[str]:

@@ -4,7 +4,7 @@ import pytest
 import sympy as sp
 
 import stencilc as sc
-from stencilc import Dirichlet, div, grad, laplace
+from stencilc import Dirichlet, Field, compile_stencil, div, grad, laplace
 
 theta, omega, u, v = sc.fields("theta omega u v")
 K = sp.Symbol("K")
@@ -86,3 +86,51 @@ def test_euler_steps_with_an_input_field_numpy():
     for _ in range(3):
         e = e + 0.1 * k(e, omega=w, K=1.0)
     np.testing.assert_allclose(k.euler_steps(t0, dt=0.1, steps=3, omega=w, K=1.0), e, atol=1e-13, rtol=0)
+
+
+# --- in-place Euler steps (a blocked sweep; blocks made tiny so that small grids have many) ---
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+@pytest.mark.parametrize("bc", ["neumann", "periodic", "dirichlet:0.5"])
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (40, 7), (257, 33)])
+def test_euler_step_in_place_matches_out_of_place(backend, bc, shape, monkeypatch):
+    import stencilc.stencil as st
+    from stencilc import Dirichlet
+    monkeypatch.setattr(st, "_BLOCK_BYTES", 8 * shape[1] * 9)   # 9 rows per block
+    b = Dirichlet(0.5) if bc.startswith("dirichlet") else bc
+    th, om = Field("theta"), Field("omega")
+    # radius 2 (the biharmonic term) so that blocks read two rows beyond each cut
+    k = compile_stencil(om + 1.3 * div(sp.sin(grad(th))) - 0.01 * laplace(laplace(th)), state=th,
+                        ndim=2, bc=b, backend=backend)
+    rng = np.random.default_rng(7)
+    t0, w = rng.standard_normal(shape), rng.standard_normal(shape)
+    # oracle: the numpy reference backend, out of place
+    ref = compile_stencil(k.expr, state=th, ndim=2, bc=b, backend="numpy")
+    expected = t0 + 0.05 * ref(t0, omega=w)
+    u = t0.copy()
+    got = k.euler_step(u, dt=0.05, out=u, omega=w)
+    assert got is u
+    np.testing.assert_allclose(u, expected, rtol=0, atol=1e-12)
+
+
+def test_euler_steps_in_place_system_3d(monkeypatch):
+    import stencilc.stencil as st
+    monkeypatch.setattr(st, "_BLOCK_BYTES", 8 * 6 * 5 * 4)   # 4 rows per block
+    a, b = Field("a"), Field("b")
+    k = compile_stencil({a: laplace(a) - a * b, b: 0.5 * laplace(b) + a}, ndim=3, bc="periodic",
+                        backend="c")
+    rng = np.random.default_rng(3)
+    a0, b0 = rng.standard_normal((23, 6, 5)), rng.standard_normal((23, 6, 5))
+    ea, eb = k.euler_steps(a0, b0, dt=0.02, steps=3)
+    ua, ub = a0.copy(), b0.copy()
+    k.euler_steps(ua, ub, dt=0.02, steps=3, out=(ua, ub))
+    np.testing.assert_allclose(ua, ea, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(ub, eb, rtol=0, atol=1e-13)
+
+
+def test_in_place_needs_exactly_the_state_arrays():
+    th = Field("theta")
+    k = compile_stencil(laplace(th), state=th, backend="numpy")
+    u = np.zeros((6, 6))
+    with pytest.raises(ValueError, match="exactly the state array"):
+        k.euler_step(u, dt=0.1, out=u[::1, ::1])
