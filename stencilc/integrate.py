@@ -4,8 +4,11 @@ Takes a compiled `Stencil` (anything callable as ``k(*state, out=..., **inputs)`
 ``ndim`` and ``dtype`` attributes), an initial state and a time span; gives a `Solution`. The
 integrator never asks which backend it drives: the array module (NumPy, or CuPy for CuPy arrays) is
 taken from the initial state, every full-grid buffer is allocated once before the time loop, and
-each step updates those buffers in place through ``out=`` ufunc calls. The only grid-sized copies
-are the recorded frames, whose stack is allocated up front.
+each step updates those buffers in place through ``out=`` ufunc calls. The recorded frames are one
+stack allocated up front, and the state lives in its last frame, so `Solution.final` costs no copy.
+With ``record_initial=False``, Euler on grids of at least `_IN_PLACE_MIN_BYTES` steps in place
+(`Stencil.euler_step` with ``out=`` the state): a run then holds the initial state, the inputs and
+the one final frame, and no grid-sized work array.
 """
 
 import math
@@ -47,6 +50,11 @@ _SAFETY, _FAC_MIN, _FAC_MAX = 0.9, 0.2, 5.0
 # Grids up to this many points run stretches of Euler steps in the stencil's compiled loop.
 _BATCH_MAX_POINTS = 1 << 16
 
+# With record_initial=False, state fields of at least this many bytes in all take Euler steps in
+# place (a blocked sweep, 1.2-1.6x slower per step than double-buffering, measured in
+# benchmarks/memory.py) instead of keeping a spare grid per field.
+_IN_PLACE_MIN_BYTES = 256 << 20
+
 
 @dataclass(frozen=True)
 class Solution:
@@ -56,7 +64,7 @@ class Solution:
     states stacked along a new first axis (for systems a dict name → stack). ``final``: the state at
     t_end (for systems a dict name → array). ``stats``: ``steps`` (accepted steps), ``rejected``
     (rejected RK45 steps), ``rhs_evals`` and ``wall_seconds``. Arrays are of the state's array type
-    (CuPy arrays stay on the device).
+    (CuPy arrays stay on the device). ``final`` is the last frame (the same memory, not a copy).
     """
 
     t: np.ndarray
@@ -66,7 +74,7 @@ class Solution:
 
 
 def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_every=None,
-              progress=False, rtol=1e-6, atol=1e-9, callback=None) -> Solution:
+              progress=False, rtol=1e-6, atol=1e-9, callback=None, record_initial=True) -> Solution:
     """Integrate ``d(state)/dt = stencil(state, **inputs)`` from t = 0 to ``t_end``.
 
     ``method`` is ``"euler"``, ``"heun"`` (explicit trapezoid), ``"rk4"`` (classic) with the fixed
@@ -78,12 +86,16 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_
     ``initial`` is an array, or for a system a dict name → array with exactly the stencil's state
     names; it is copied, never modified. ``inputs`` are the stencil's other fields and parameters.
     Frames are recorded at 0, every multiple of ``record_every`` and ``t_end`` (only 0 and t_end
-    when it is None); steps are shortened to land on these times exactly. ``callback(t, state)``
+    when it is None); steps are shortened to land on these times exactly. ``record_initial=False``
+    leaves out the frame at t = 0 (which is ``initial`` again): with ``record_every=None`` the only
+    frame is then the final state, and the run holds no grid-sized copy beyond the state itself;
+    Euler on a grid of 256 MiB or more then also steps in place (no spare grid, but slower).
+    ``callback(t, state)``
     runs after every accepted step; ``state`` is the integrator's own buffer (a dict for
     systems): copy it to keep it. ``progress=True`` shows a tqdm bar on stderr.
 
-    After every accepted step the state is checked for NaN/inf (one elementwise pass into a
-    preallocated mask): a non-finite state raises `StencilError` naming the time and step.
+    After every accepted step the state is checked for NaN/inf (a sum, and an exact check only
+    when the sum is not finite): a non-finite state raises `StencilError` naming the time and step.
     """
     t_end = _positive_time("t_end", t_end)
     dt = _positive_time("dt", dt)
@@ -103,17 +115,25 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_
 
     start = time.perf_counter()
     names = tuple(stencil.state)
-    u = _initial_state(stencil, names, initial)
-    xp = _array_module(u[0])
-    dtype = u[0].dtype.type
+    given = _initial_state(stencil, names, initial)
+    xp = _array_module(given[0])
+    dtype = given[0].dtype.type
     times = _recording_times(t_end, record_every)
-    frames = [xp.empty((len(times),) + x.shape, dtype=x.dtype) for x in u]
-    for stack, x in zip(frames, u):
-        stack[0][...] = x
+    first = 0 if record_initial else 1     # frame i of the stack holds times[first + i]
+    frames = [xp.empty((len(times) - first,) + x.shape, dtype=x.dtype) for x in given]
+    home = [stack[-1] for stack in frames]
+    u = list(home)
+    for stack, x, mine in zip(frames, given, home):
+        mine[...] = x
+        if record_initial and len(stack) > 1:
+            stack[0][...] = x
+    del given
 
-    buf = _buffers(method, u)
-    mask = xp.empty(u[0].shape, dtype=bool)
     system = len(names) > 1
+    in_place = (method == "euler" and not record_initial
+                and callable(getattr(stencil, "euler_step", None))
+                and sum(x.nbytes for x in u) >= _IN_PLACE_MIN_BYTES)
+    buf = SimpleNamespace(k=None) if in_place else _buffers(method, u)
 
     def rhs(state, out):
         if system:
@@ -131,13 +151,16 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_
         rhs(u, buf.k[0])
         evals += 1
     step = {"euler": _euler, "heun": _heun, "rk4": _rk4}.get(method)
-    if method == "euler" and callable(getattr(stencil, "euler_step", None)):
+    if in_place:
+        step = _in_place_euler(stencil, inputs, system)
+    elif method == "euler" and callable(getattr(stencil, "euler_step", None)):
         step = _fused_euler(stencil, inputs, system)
     # On small grids a call from Python costs more than the sweep: with nothing to report between
     # steps, runs of Euler steps go to the stencil's compiled multi-step loop (which leaves its
     # input alone). A run that turns non-finite is redone one step at a time, so the error still
     # names the exact step.
-    batch = (method == "euler" and callback is None and not progress and u[0].size <= _BATCH_MAX_POINTS
+    batch = (method == "euler" and callback is None and not progress and not in_place
+             and u[0].size <= _BATCH_MAX_POINTS
              and callable(getattr(stencil, "euler_steps", None)))
 
     bar = _progress_bar(t_end) if progress else None
@@ -150,7 +173,7 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_
                     spare = buf.k
                     stencil.euler_steps(*u, dt=dtype(h), steps=n,
                                         out=tuple(spare) if system else spare[0], **inputs)
-                    if all(xp.isfinite(x, out=mask).all() for x in spare):
+                    if all(_all_finite(xp, x) for x in spare):
                         for i in range(len(u)):
                             u[i], spare[i] = spare[i], u[i]
                         evals += n
@@ -190,8 +213,7 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_
                 steps += 1
                 t = t_new
                 for x in u:
-                    xp.isfinite(x, out=mask)
-                    if not mask.all():
+                    if not _all_finite(xp, x):
                         raise StencilError(
                             f"the state became non-finite (NaN or inf) at t={t:.6g} (step "
                             f"{steps}, method {method!r}, dt={h_step:.6g}); the time step is "
@@ -205,8 +227,9 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_
                     bar.update(0)
                 if last:
                     break
-            for stack, x in zip(frames, u):
-                stack[frame][...] = x
+            for stack, x, mine in zip(frames, u, home):
+                if frame - first < len(stack) - 1 or x is not mine:
+                    stack[frame - first][...] = x
     finally:
         if bar is not None:
             bar.close()
@@ -214,9 +237,10 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_
     stats = {"steps": steps, "rejected": rejected, "rhs_evals": evals,
              "wall_seconds": time.perf_counter() - start}
     t_rec = np.array(times, dtype=np.float64)
+    t_rec = t_rec[first:]
     if system:
-        return Solution(t_rec, dict(zip(names, frames)), dict(zip(names, u)), stats)
-    return Solution(t_rec, frames[0], u[0], stats)
+        return Solution(t_rec, dict(zip(names, frames)), dict(zip(names, home)), stats)
+    return Solution(t_rec, frames[0], home[0], stats)
 
 
 # --- one step per method: u (a list, one array per state field) is advanced in place ----------
@@ -251,6 +275,21 @@ def _fused_euler(stencil, inputs, system):
         for i in range(len(u)):
             u[i], spare[i] = spare[i], u[i]
     return step
+
+
+def _in_place_euler(stencil, inputs, system):
+    """Euler through the stencil's fused sweep with the state as its own output (no spare grid)."""
+    def step(rhs, xp, u, h, buf):
+        stencil.euler_step(*u, dt=h, out=tuple(u) if system else u[0], **inputs)
+    return step
+
+
+def _all_finite(xp, x) -> bool:
+    """Whether every value of `x` is finite, with no grid-sized temporary: a sum is finite unless
+    some value is NaN or inf, or large finite values overflow it (then an exact look)."""
+    if bool(xp.isfinite(x.sum(dtype=x.dtype))):
+        return True
+    return bool(xp.isfinite(x.min())) and bool(xp.isfinite(x.max()))
 
 
 def _heun(rhs, xp, u, h, buf):
@@ -395,7 +434,7 @@ def _check_inputs(stencil, inputs):
 
 
 def _initial_state(stencil, names, initial):
-    """Copies of the initial arrays in state order, checked against the stencil."""
+    """The initial arrays in state order, checked against the stencil (not copied)."""
     listed = ", ".join(repr(n) for n in names)
     if isinstance(initial, Mapping):
         given = {getattr(key, "name", key): value for key, value in initial.items()}
@@ -427,9 +466,9 @@ def _initial_state(stencil, names, initial):
         if u and x.shape != u[0].shape:
             raise StencilError(f"initial {name!r} has shape {x.shape}, but {names[0]!r} has "
                                f"shape {u[0].shape}: all state fields share one grid")
-        if not bool(_array_module(x).isfinite(x).all()):
+        if not _all_finite(_array_module(x), x):
             raise StencilError(f"initial {name!r} contains NaN or inf")
-        u.append(x.copy())
+        u.append(x)
     return u
 
 

@@ -462,8 +462,10 @@ def test_no_per_step_allocation(method, dt, rtol, backend):
     # The memory held between steps is constant: nothing accumulates (frames are preallocated).
     levels = watched.level_after[1:calls]
     assert levels.max() - levels.min() < grid / 4
-    # What remains is the solution (5 frames + final): the work buffers are gone.
-    held = sol.frames.nbytes + sol.final.nbytes
+    # What remains is the solution: 5 frames, the last of which is `final` (no copy); the work
+    # buffers are gone.
+    assert np.shares_memory(sol.final, sol.frames[-1])
+    held = sol.frames.nbytes
     assert held <= after - before < held + grid / 4
 
 
@@ -527,3 +529,27 @@ def test_euler_batches_steps_on_small_grids_and_lands_on_the_same_times(backend)
     for _ in range(100):
         u = u + 0.01 * ref(u)
     np.testing.assert_allclose(sol.final, u, rtol=0, atol=1e-13)
+
+
+def test_record_initial_false_keeps_only_the_final_frame_and_steps_in_place(monkeypatch):
+    import importlib
+    integ = importlib.import_module("stencilc.integrate")
+    import stencilc.stencil as st
+    monkeypatch.setattr(integ, "_IN_PLACE_MIN_BYTES", 1)     # every grid counts as large here
+    monkeypatch.setattr(st, "_BLOCK_BYTES", 8 * 24 * 5)      # 5 rows per block
+    u0, _ = cosine_mode((40, 24), (3, 5))
+    k = stencil("heat", "c")
+    calls = []
+    real = k.euler_step
+
+    def watched(*a, out=None, **kw):
+        calls.append(out is a[0])
+        return real(*a, out=out, **kw)
+    monkeypatch.setattr(k, "euler_step", watched)
+    lean = integrate(k, u0, t_end=1.0, dt=0.1, method="euler", record_initial=False)
+    assert calls and all(calls)          # every step was taken in place
+    full = integrate(stencil("heat", "numpy"), u0, t_end=1.0, dt=0.1, method="euler")
+    assert lean.frames.shape == (1,) + u0.shape and list(lean.t) == [1.0]
+    assert np.shares_memory(lean.final, lean.frames[0])
+    np.testing.assert_allclose(lean.final, full.final, rtol=0, atol=1e-12)
+    assert lean.stats["steps"] == 10
