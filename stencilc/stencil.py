@@ -231,7 +231,7 @@ class Stencil:
         rows = max(4 * r, _BLOCK_BYTES // max(row_bytes, 1))
         nblocks = n0 // rows
         if nblocks < 2:
-            outs = [np.empty(shape, dtype=self._np_dtype) for _ in state]
+            outs = self._spares(shape)
             run(arrays, params, outs, shape)
             for s, o in zip(state, outs):
                 s[...] = o
@@ -240,8 +240,12 @@ class Stencil:
         head = [s[:r].copy() for s in state] if periodic else None
         cuts = [k * n0 // nblocks for k in range(nblocks + 1)]
         most = max(b - a for a, b in zip(cuts, cuts[1:])) + 2 * r
-        bufs = [[np.empty((most,) + shape[1:], dtype=self._np_dtype)
-                 for _ in state] for _ in range(2)]
+        key = (most,) + shape[1:]
+        if getattr(self, "_block_shape", None) != key:   # kept between steps of one grid
+            self._block_buffers = [[np.empty(key, dtype=self._np_dtype) for _ in state]
+                                   for _ in range(2)]
+            self._block_shape = key
+        bufs = self._block_buffers
         pending = None
         for k in range(nblocks):
             a, b = cuts[k], cuts[k + 1]
