@@ -206,6 +206,14 @@ def _bind(assigns: list[Assign], name: str, value: sp.Expr, is_index: bool) -> s
 
 # --------------------------------------------------------------------------- regions
 
+def _low_high(axis: int, lo: int, hi: int):
+    """The low and high edge spans of `axis` (radii lo, hi): with the span [lo, n - hi) between
+    them, disjoint and covering [0, n) for every n >= 1."""
+    n = size(axis)
+    low_end = IntMin(lo, n)
+    return (sp.Integer(0), low_end), (IntMax(n - hi, low_end), n)
+
+
 def _boxes(ext: tuple[tuple[int, int], ...]):
     """The interior box and the boundary strips: disjoint, covering [0, n) for every n >= 1."""
     ndim = len(ext)
@@ -213,12 +221,11 @@ def _boxes(ext: tuple[tuple[int, int], ...]):
     full = [(sp.Integer(0), size(a)) for a in range(ndim)]
     yield "interior", tuple(inner), True
     for k, (lo, hi) in enumerate(ext):
-        n = size(k)
-        low_end = IntMin(lo, n)
+        low, high = _low_high(k, lo, hi)
         if lo:
-            yield f"low{k}", tuple(inner[:k] + [(sp.Integer(0), low_end)] + full[k + 1:]), False
+            yield f"low{k}", tuple(inner[:k] + [low] + full[k + 1:]), False
         if hi:
-            yield f"high{k}", tuple(inner[:k] + [(IntMax(n - hi, low_end), n)] + full[k + 1:]), False
+            yield f"high{k}", tuple(inner[:k] + [high] + full[k + 1:]), False
 
 
 def _split_strips(boxes, ext):
@@ -227,14 +234,13 @@ def _split_strips(boxes, ext):
     region reads that axis directly)."""
     last = len(ext) - 1
     lo, hi = ext[last]
-    n = size(last)
-    low_end = IntMin(lo, n)
+    low, high = _low_high(last, lo, hi)
     for name, bounds, interior in boxes:
         if interior or name == f"low{last}" or name == f"high{last}" or not (lo or hi):
             yield name, bounds, interior, False
             continue
-        parts = [("left", (sp.Integer(0), low_end), False), ("mid", (sp.Integer(lo), n - hi), True),
-                 ("right", (IntMax(n - hi, low_end), n), False)]
+        parts = [("left", low, False), ("mid", (sp.Integer(lo), size(last) - hi), True),
+                 ("right", high, False)]
         for part, span, direct in parts:
             if part == "left" and not lo or part == "right" and not hi:
                 continue
