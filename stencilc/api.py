@@ -13,7 +13,8 @@ from .backends import target as _target
 from .errors import StencilError
 from .ir import Kernel, build_kernel
 from .passes import eliminate_common_subexpressions, fuse_euler, reuse_fluxes
-from .stencil import Stencil, describe
+from .describe import describe
+from .stencil import Stencil
 from .symbolic import Problem, check_problem
 
 GENERATE_TARGETS = ("c", "numpy", "numba", "cuda")
