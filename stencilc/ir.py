@@ -11,7 +11,7 @@ A backend prints this IR; it never decides what a boundary means.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
@@ -89,14 +89,15 @@ class Region:
     vector: bool = False                        # boundary box whose reads along the contiguous
                                                 # axis are direct: its innermost loop vectorises
 
-    @property
-    def assigns(self) -> tuple[Assign, ...]:
-        return tuple(a for axis in self.setup for a in axis) + self.body
-
 
 @dataclass(frozen=True)
 class Kernel:
-    """One fused sweep computing every state field's right-hand side."""
+    """One fused sweep computing every state field's right-hand side.
+
+    `dtype` is the value dtype (of arrays and scalars); `real_dtype` the dtype of real quantities
+    (the same for real kernels; complex fields have a real part of this dtype). Scalars are the
+    user's parameters, then `runtime` scalars the pipeline adds (the fused step's `_dt`).
+    """
     name: str
     ndim: int
     dtype: str
@@ -106,7 +107,20 @@ class Kernel:
     outputs: tuple[str, ...]
     extents: tuple[tuple[int, int], ...]
     regions: tuple[Region, ...]
-    spacing: tuple[float, ...] = field(default=())
+    runtime: tuple[str, ...] = ()
+
+    @property
+    def value_dtype(self) -> str:
+        return self.dtype
+
+    @property
+    def real_dtype(self) -> str:
+        return {"complex64": "float32", "complex128": "float64"}.get(self.dtype, self.dtype)
+
+    @property
+    def scalars(self) -> tuple[str, ...]:
+        """Every scalar argument in call order: parameters, then runtime scalars."""
+        return self.params + self.runtime
 
     @property
     def radius(self) -> int:
@@ -306,4 +320,4 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
                               interior=interior, vector=vector))
     return Kernel(name=name, ndim=problem.ndim, dtype=problem.dtype, state=problem.state,
                   fields=problem.fields, params=problem.params, outputs=outputs, extents=ext,
-                  regions=tuple(regions), spacing=problem.spacing)
+                  regions=tuple(regions))

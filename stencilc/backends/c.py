@@ -129,7 +129,7 @@ def _carried(region, loops: list[dict], p: CPrinter, ndim: int):
 def _steps_driver(kernel: Kernel) -> dict:
     src = {s: f"_src_{s}" for s in kernel.state}
     dst = {s: f"_dst_{s}" for s in kernel.state}
-    call = [src[s] for s in kernel.state] + list(kernel.fields) + list(kernel.params)
+    call = [src[s] for s in kernel.state] + list(kernel.fields) + list(kernel.scalars)
     call += [dst[s] for s in kernel.state] + [f"n{a}" for a in range(kernel.ndim)]
     return {"arguments": _steps_argument_list(kernel, restrict=True), "call": call,
             "state": [{"name": s, "out": o} for s, o in zip(kernel.state, kernel.outputs)]}
@@ -139,7 +139,7 @@ def _argument_list(kernel: Kernel, restrict: bool) -> list[str]:
     ct = CTYPE[kernel.dtype]
     r = " restrict" if restrict else ""
     args = [f"const {ct} *{r} {n}" for n in kernel.inputs]
-    args += [f"const {ct} {p}" for p in kernel.params]
+    args += [f"const {ct} {p}" for p in kernel.scalars]
     args += [f"{ct} *{r} {o}" for o in kernel.outputs]
     args += [f"const int64_t n{a}" for a in range(kernel.ndim)]
     return args
@@ -149,7 +149,7 @@ def _steps_argument_list(kernel: Kernel, restrict: bool) -> list[str]:
     ct = CTYPE[kernel.dtype]
     r = " restrict" if restrict else ""
     args = _argument_list(kernel, restrict)
-    at = len(kernel.inputs) + len(kernel.params) + len(kernel.outputs)
+    at = len(kernel.inputs) + len(kernel.scalars) + len(kernel.outputs)
     spares = [f"{ct} *{r} _spare_{s}" for s in kernel.state]
     return args[:at] + spares + args[at:] + ["const int64_t steps"]
 

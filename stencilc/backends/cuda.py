@@ -64,7 +64,7 @@ def _dims(ndim: int) -> list[str]:
 def device_arguments(kernel: Kernel) -> list[str]:
     ct = CTYPE[kernel.dtype]
     args = [f"const {ct} * __restrict__ {n}" for n in kernel.inputs]
-    args += [f"const {ct} {p}" for p in kernel.params]
+    args += [f"const {ct} {p}" for p in kernel.scalars]
     args += [f"{ct} * __restrict__ {o}" for o in kernel.outputs]
     args += [f"const {INDEX} n{a}" for a in range(kernel.ndim)]
     return args
@@ -108,7 +108,7 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
         header=header, name=kernel.name, ndim=kernel.ndim,
         device_arguments=device_arguments(kernel),
         host_arguments=_argument_list(kernel, restrict=False),
-        call_arguments=list(kernel.inputs + kernel.params + kernel.outputs)
+        call_arguments=list(kernel.inputs + kernel.scalars + kernel.outputs)
         + [f"n{a}" for a in range(kernel.ndim)],
         strides=[{"name": n, "value": p.doprint(v)} for n, v in stride_definitions(kernel.ndim)],
         regions=regions, block=block, grid_limit=GRID_LIMIT, index_type=INDEX,

@@ -171,7 +171,7 @@ class NumbaPrinter(PythonCodePrinter):
 
 
 def _row_function_arguments(kernel: Kernel) -> list[str]:
-    return list(kernel.inputs + kernel.params + kernel.outputs) + [f"n{a}" for a in range(kernel.ndim)]
+    return list(kernel.inputs + kernel.scalars + kernel.outputs) + [f"n{a}" for a in range(kernel.ndim)]
 
 
 def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
@@ -229,7 +229,7 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
         regions.append(entry)
     return environment().get_template("numba/kernel.py.j2").render(
         header=header, name=kernel.name, dtype=kernel.dtype, ndim=kernel.ndim, fastmath=bool(fastmath),
-        inputs=list(kernel.inputs), params=list(kernel.params), outputs=list(kernel.outputs),
+        inputs=list(kernel.inputs), params=list(kernel.scalars), outputs=list(kernel.outputs),
         sizes=[f"n{a}" for a in range(kernel.ndim)], arguments=_row_function_arguments(kernel),
         regions=regions, boundary_functions=list(boundary.values()),
         outer=[f"i{a}" for a in range(kernel.ndim - 1)],

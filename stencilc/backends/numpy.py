@@ -76,7 +76,7 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
         })
     return environment().get_template("numpy/kernel.py.j2").render(
         header=header, name=kernel.name, dtype=kernel.dtype, ndim=kernel.ndim,
-        arguments=list(kernel.inputs + kernel.params + kernel.outputs),
+        arguments=list(kernel.inputs + kernel.scalars + kernel.outputs),
         sizes=[f"n{a}" for a in range(kernel.ndim)], outputs=kernel.outputs, regions=regions)
 
 

@@ -1,7 +1,7 @@
 """Fused time stepping: the explicit Euler update folded into the right-hand-side sweep.
 
 Takes a `Kernel` computing `out = f(u)`; gives one computing `out = u + dt*f(u)` in the same sweep
-(a new trailing scalar parameter `_dt`), so an Euler step reads and writes the grid once instead of
+(a new runtime scalar `_dt`, after the parameters), so an Euler step reads and writes the grid once instead of
 twice. Apply it before CSE.
 """
 from __future__ import annotations
@@ -28,6 +28,5 @@ def fuse_euler(kernel: Kernel) -> Kernel:
         stores = tuple(Store(s.output, _here(f, region, kernel.ndim) + dt * s.value)
                        for f, s in zip(kernel.state, region.stores))
         regions.append(replace(region, stores=stores))
-    return Kernel(name=kernel.name + "_euler", ndim=kernel.ndim, dtype=kernel.dtype, state=kernel.state,
-                  fields=kernel.fields, params=kernel.params + (DT,), outputs=kernel.outputs,
-                  extents=kernel.extents, regions=tuple(regions), spacing=kernel.spacing)
+    return replace(kernel, name=kernel.name + "_euler", regions=tuple(regions),
+                   runtime=kernel.runtime + (DT,))
