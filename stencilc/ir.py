@@ -7,6 +7,14 @@ The boundary regions (thin strips, disjoint, together covering the rest of the g
 ≥ 1) read through index maps: per axis, the ghost-cell rules of API.md §3 are unrolled into a fixed
 number of branch-free-able steps that map `i + offset` back into the grid and track the sign and
 shift a Dirichlet mirror adds, so every access becomes `sign * f[m0, m1, ...] + shift`.
+Each side of each axis is *physical* (the strips above apply the boundary condition) or *halo*
+(no strip: reads beyond the side go directly into the arrays' padding, filled by someone else — a
+neighbouring MPI rank). Each array has a `Layout` (padding per side, origin), so a kernel can read
+padded inputs and write unpadded outputs. A *row window* kernel computes only the rows
+`_row0 <= i0 < _row1` of the full grid and writes them to output blocks that start at `_row0`: the
+reads across the cuts are direct, those across the grid's walls go through the boundary
+conditions of the full grid (periodic ones wrap to its other end), which is what sweeping a grid
+in place block by block needs.
 A backend prints this IR; it never decides what a boundary means.
 """
 from __future__ import annotations
@@ -35,6 +43,13 @@ class IntMin(sp.Function):
 class IntMax(sp.Function):
     """Maximum of two integer index expressions."""
     nargs = 2
+
+
+PHYSICAL, HALO = "physical", "halo"
+
+# the row window of a window kernel (runtime index arguments after the sizes)
+ROW_START = sp.Symbol("_row0", integer=True, nonnegative=True)
+ROW_STOP = sp.Symbol("_row1", integer=True, nonnegative=True)
 
 
 def size(axis: int) -> sp.Symbol:
@@ -91,6 +106,43 @@ class Region:
 
 
 @dataclass(frozen=True)
+class Layout:
+    """How one array lies in memory over the grid's `n_0 x n_1 x ...` cells (row-major).
+
+    `padding[a] = (lo, hi)`: cells before and after the grid along axis `a` (ghost values that a
+    halo side reads directly); `origin[a]`: the grid index of the array's first non-padding cell
+    (0, or `_row0` along axis 0 for a row window's output block).
+    """
+    padding: tuple[tuple[int, int], ...]
+    origin: tuple[sp.Expr, ...]
+
+    @staticmethod
+    def plain(ndim: int, origin: tuple[sp.Expr, ...] | None = None) -> "Layout":
+        return Layout(((0, 0),) * ndim, origin or (sp.Integer(0),) * ndim)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.padding)
+
+    def strides(self) -> tuple[sp.Expr, ...]:
+        """Row-major strides in elements over the size symbols (padding included)."""
+        out, step = [], sp.Integer(1)
+        for a in reversed(range(self.ndim)):
+            out.append(step)
+            lo, hi = self.padding[a]
+            step = step * (size(a) + lo + hi)
+        return tuple(reversed(out))
+
+    def position(self, axis: int, j: sp.Expr) -> sp.Expr:
+        """Where grid index `j` along `axis` lies in the array, counting from its first cell."""
+        return j + self.padding[axis][0] - self.origin[axis]
+
+    def shape(self, grid: tuple[int, ...]) -> tuple[int, ...]:
+        """The array's shape for a grid of this shape (a window's rows excepted)."""
+        return tuple(n + lo + hi for n, (lo, hi) in zip(grid, self.padding))
+
+
+@dataclass(frozen=True)
 class Kernel:
     """One fused sweep computing every state field's right-hand side.
 
@@ -108,6 +160,18 @@ class Kernel:
     extents: tuple[tuple[int, int], ...]
     regions: tuple[Region, ...]
     runtime: tuple[str, ...] = ()
+    sides: tuple[tuple[str, str], ...] = ()           # per axis (low, high): PHYSICAL or HALO
+    layouts: tuple[tuple[str, Layout], ...] = ()      # every input and output array's layout
+    window: bool = False                              # computes rows [_row0, _row1) only
+
+    def layout(self, array: str) -> Layout:
+        return dict(self.layouts)[array]
+
+    @property
+    def index_arguments(self) -> tuple[sp.Symbol, ...]:
+        """Integer arguments after the arrays and scalars: the grid sizes, then the row window."""
+        sizes = tuple(size(a) for a in range(self.ndim))
+        return sizes + ((ROW_START, ROW_STOP) if self.window else ())
 
     @property
     def value_dtype(self) -> str:
@@ -220,45 +284,52 @@ def _bind(assigns: list[Assign], name: str, value: sp.Expr, is_index: bool) -> s
 
 # --------------------------------------------------------------------------- regions
 
-def _low_high(axis: int, lo: int, hi: int):
-    """The low and high edge spans of `axis` (radii lo, hi): with the span [lo, n - hi) between
-    them, disjoint and covering [0, n) for every n >= 1."""
+def _spans(axis: int, lo: int, hi: int, sides: tuple[str, str]):
+    """(low strip, middle, high strip) spans of `axis` for stencil reach (lo, hi): disjoint and
+    covering [0, n) for every n >= 1. A halo side has no strip (None): the middle runs to the edge
+    and reads the padding beyond it."""
     n = size(axis)
-    low_end = IntMin(lo, n)
-    return (sp.Integer(0), low_end), (IntMax(n - hi, low_end), n)
+    low_phys, high_phys = sides[0] == PHYSICAL and lo > 0, sides[1] == PHYSICAL and hi > 0
+    start = sp.Integer(lo) if low_phys else sp.Integer(0)
+    stop = n - hi if high_phys else n
+    low = (sp.Integer(0), IntMin(lo, n)) if low_phys else None
+    high = (IntMax(n - hi, low[1] if low else sp.Integer(0)), n) if high_phys else None
+    return low, (start, stop), high
 
 
-def _boxes(ext: tuple[tuple[int, int], ...]):
+def _boxes(ext: tuple[tuple[int, int], ...], sides):
     """The interior box and the boundary strips: disjoint, covering [0, n) for every n >= 1."""
     ndim = len(ext)
-    inner = [(sp.Integer(lo), size(a) - hi) for a, (lo, hi) in enumerate(ext)]
+    spans = [_spans(a, lo, hi, sides[a]) for a, (lo, hi) in enumerate(ext)]
+    inner = [mid for _, mid, _ in spans]
     full = [(sp.Integer(0), size(a)) for a in range(ndim)]
     yield "interior", tuple(inner), True
-    for k, (lo, hi) in enumerate(ext):
-        low, high = _low_high(k, lo, hi)
-        if lo:
+    for k, (low, _, high) in enumerate(spans):
+        if low:
             yield f"low{k}", tuple(inner[:k] + [low] + full[k + 1:]), False
-        if hi:
+        if high:
             yield f"high{k}", tuple(inner[:k] + [high] + full[k + 1:]), False
 
 
-def _split_strips(boxes, ext):
+def _split_strips(boxes, ext, sides):
     """Each strip across an outer axis cut along the contiguous axis into its two corners and the
     middle, where reads along the contiguous axis stay inside the grid (the third item: the
     region reads that axis directly)."""
     last = len(ext) - 1
-    lo, hi = ext[last]
-    low, high = _low_high(last, lo, hi)
+    low, mid, high = _spans(last, *ext[last], sides[last])
     for name, bounds, interior in boxes:
-        if interior or name == f"low{last}" or name == f"high{last}" or not (lo or hi):
+        if interior or name == f"low{last}" or name == f"high{last}" or not (low or high):
             yield name, bounds, interior, False
             continue
-        parts = [("left", low, False), ("mid", (sp.Integer(lo), size(last) - hi), True),
-                 ("right", high, False)]
-        for part, span, direct in parts:
-            if part == "left" and not lo or part == "right" and not hi:
-                continue
-            yield f"{name}_{part}", bounds[:last] + (span,), False, direct
+        for part, span, direct in (("left", low, False), ("mid", mid, True), ("right", high, False)):
+            if span is not None:
+                yield f"{name}_{part}", bounds[:last] + (span,), False, direct
+
+
+def _in_window(bounds):
+    """`bounds` with axis 0 cut to the row window [_row0, _row1)."""
+    (start, stop), rest = bounds[0], bounds[1:]
+    return ((IntMax(start, ROW_START), IntMin(stop, ROW_STOP)),) + tuple(rest)
 
 
 def _mapped(expr: sp.Expr, bc_of, radius: int, setup: list[list[Assign]], cache: dict,
@@ -291,33 +362,51 @@ def _mapped(expr: sp.Expr, bc_of, radius: int, setup: list[list[Assign]], cache:
     return expr.xreplace(repl)
 
 
-def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool = False) -> Kernel:
+def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool = False,
+                 sides=None, window: bool = False) -> Kernel:
     """Lower `problem` and lay its point expressions out over interior and boundary regions.
 
     With `split_strips`, the strips across the outer axes are cut along the contiguous axis so
     that their long middle parts read that axis directly (`Region.vector`): a backend can then
-    vectorise them like the interior instead of mapping every read.
+    vectorise them like the interior instead of mapping every read. `sides` gives per axis the
+    (low, high) side kinds, PHYSICAL (the default) or HALO: input arrays then carry `radius`
+    cells of padding beyond each halo side, which the kernel reads and never writes. `window`
+    makes a row window kernel (see the module docstring).
     """
     exprs = lower(problem)
     ext = extents(exprs, problem.ndim)
     radius = max([0] + [r for e in ext for r in e])
-    bc_of = problem.bc_of
+    ndim = problem.ndim
+    sides = tuple(tuple(s) for s in sides) if sides is not None else ((PHYSICAL, PHYSICAL),) * ndim
+    if len(sides) != ndim or any(k not in (PHYSICAL, HALO) for s in sides for k in s):
+        raise ValueError(f"sides={sides!r}: give one (low, high) pair of {PHYSICAL!r}/{HALO!r} per axis")
+    if window and HALO in sides[0]:
+        raise ValueError("a row window kernel reads the full grid along axis 0: no halo sides there")
+    # a halo side has no ghost rule: reads beyond it are taken from the padding as they are
+    bc_of = {f: tuple((lo if s[0] == PHYSICAL else None, hi if s[1] == PHYSICAL else None)
+                      for (lo, hi), s in zip(axes, sides))
+             for f, axes in problem.bc_of.items()}
     outputs = tuple(f"out_{s}" for s in problem.state)
-    last = problem.ndim - 1
-    boxes = _boxes(ext)
-    boxes = _split_strips(boxes, ext) if split_strips else ((*b, False) for b in boxes)
+    padded = Layout(tuple((radius if lo == HALO else 0, radius if hi == HALO else 0) for lo, hi in sides),
+                    (sp.Integer(0),) * ndim)
+    out_layout = Layout.plain(ndim, (ROW_START,) + (sp.Integer(0),) * (ndim - 1) if window else None)
+    layouts = tuple((f, padded) for f in problem.state + problem.fields) + tuple((o, out_layout) for o in outputs)
+    last = ndim - 1
+    boxes = _boxes(ext, sides)
+    boxes = _split_strips(boxes, ext, sides) if split_strips else ((*b, False) for b in boxes)
     regions = []
     for rname, bounds, interior, vector in boxes:
-        setup: list[list[Assign]] = [[] for _ in range(problem.ndim)]
+        setup: list[list[Assign]] = [[] for _ in range(ndim)]
         cache: dict = {}
         if interior:
             values = list(exprs)
         else:
             values = [_mapped(e, bc_of, radius, setup, cache, direct=last if vector else None)
                       for e in exprs]
-        regions.append(Region(name=rname, bounds=bounds, setup=tuple(tuple(s) for s in setup), body=(),
+        regions.append(Region(name=rname, bounds=_in_window(bounds) if window else bounds,
+                              setup=tuple(tuple(s) for s in setup), body=(),
                               stores=tuple(Store(o, v) for o, v in zip(outputs, values)),
                               interior=interior, vector=vector))
-    return Kernel(name=name, ndim=problem.ndim, dtype=problem.dtype, state=problem.state,
+    return Kernel(name=name, ndim=ndim, dtype=problem.dtype, state=problem.state,
                   fields=problem.fields, params=problem.params, outputs=outputs, extents=ext,
-                  regions=tuple(regions))
+                  regions=tuple(regions), sides=sides, layouts=layouts, window=window)
