@@ -1,0 +1,149 @@
+"""Fused Euler stepping on a compiled stencil: one step, many steps in one call, or in place.
+
+Takes a `Stencil`'s checked arguments (arrays, scalars, outputs) and its lazily compiled variants
+(the fused update `u + dt*f(u)`, and its row-window form); gives the stepped state. Three ways:
+
+* double-buffered: the update writes a separate output (`euler_step(..., out=v)`);
+* many steps in one call: the backend's compiled multi-step driver where it has one (no call from
+  Python per step), else a loop alternating between the output and a spare kept per shape;
+* in place (`out=` the state itself): a sweep over blocks of rows. Each block is computed by the
+  row-window kernel, which reads the full arrays (direct reads across the cuts, the boundary
+  conditions of the full grid at its walls, a periodic axis wrapping to the other end), into a
+  small block buffer; a block is written back once the next block has been computed, when nothing
+  still to be computed reads its old rows, except the first block, which the last block may read
+  across a periodic wall and which is therefore written back at the very end. No row is computed
+  twice and nothing is allocated per step: the block buffers are kept between steps. Where the
+  backend has a compiled in-place driver (C) the whole sweep is one call, its blocks shared by the
+  threads and small enough to stay in cache while they are written back.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Callable
+
+import numpy as np
+
+# Rows per block of an in-place sweep run from Python: about this many bytes per state field and
+# block (a call from Python per block must stay small against the block's work).
+BLOCK_BYTES = 4 << 20
+
+# Rows per block of a compiled in-place sweep: small enough that a block buffer is still in cache
+# when it is copied back.
+DRIVER_BLOCK_BYTES = 512 << 10
+
+
+def check_steps(steps) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
+        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    return int(steps)
+
+
+def block_rows(shape: tuple[int, ...], itemsize: int, radius: int, target_bytes: int) -> int:
+    """Rows per block: about `target_bytes` per block, at least the radius (so that a block's
+    old rows are read by the next block only) and at least one row."""
+    row_bytes = itemsize * int(np.prod(shape[1:], dtype=np.int64))
+    return max(1, radius, target_bytes // max(row_bytes, 1))
+
+
+class Stepping:
+    """The stepping state of one stencil: its compiled variants and the work arrays kept between
+    calls (spares per grid shape for multi-step calls, block buffers for in-place sweeps)."""
+
+    def __init__(self, nstate: int, dtype: np.dtype, radius: int,
+                 build_variant: Callable[[str], Callable] | None):
+        self._nstate = nstate
+        self._dtype = np.dtype(dtype)
+        self._radius = int(radius)
+        self._build_variant = build_variant
+        self._variants: dict[str, Callable] = {}
+        self._spares: tuple[tuple[int, ...], list[np.ndarray]] | None = None
+        self._blocks: tuple[tuple[int, ...], list[list[np.ndarray]]] | None = None
+
+    def variant(self, name: str) -> Callable:
+        """The compiled variant `name` ("euler", "euler_window"), built on first use."""
+        if name not in self._variants:
+            if self._build_variant is None:
+                raise NotImplementedError("this stencil was not built with fused variants")
+            self._variants[name] = self._build_variant(name)
+        return self._variants[name]
+
+    def spares(self, shape: tuple[int, ...]) -> list[np.ndarray]:
+        """One work array per state field, kept between calls of the same shape."""
+        if self._spares is None or self._spares[0] != shape:
+            self._spares = (shape, [np.empty(shape, dtype=self._dtype) for _ in range(self._nstate)])
+        return self._spares[1]
+
+    def _block_buffers(self, shape: tuple[int, ...]) -> list[list[np.ndarray]]:
+        """Three block buffers per state field (the first block's, and two that alternate)."""
+        if self._blocks is None or self._blocks[0] != shape:
+            self._blocks = (shape, [[np.empty(shape, dtype=self._dtype) for _ in range(self._nstate)]
+                                    for _ in range(3)])
+        return self._blocks[1]
+
+    # ------------------------------------------------------------------ the three ways
+
+    def step(self, arrays, params, outs, shape) -> None:
+        """One Euler step into `outs`, or in place when `outs` is None."""
+        if outs is None:
+            self.in_place(arrays, params, shape, 1)
+        else:
+            self.variant("euler")(arrays, params, outs, shape)
+
+    def steps(self, arrays, params, outs, shape, steps: int) -> None:
+        """`steps` Euler steps; the last writes `outs` (the state is left alone), or in place when
+        `outs` is None."""
+        if outs is None:
+            self.in_place(arrays, params, shape, steps)
+            return
+        if steps == 0:
+            for o, a in zip(outs, arrays):
+                o[...] = a
+            return
+        run = self.variant("euler")
+        if hasattr(run, "steps"):
+            run.steps(arrays, params, outs, self.spares(shape), shape, steps)
+            return
+        src, fixed = arrays[:self._nstate], arrays[self._nstate:]
+        for k in range(steps):
+            dst = outs if (steps - 1 - k) % 2 == 0 else self.spares(shape)
+            run(list(src) + fixed, params, dst, shape)
+            src = dst
+
+    def in_place(self, arrays, params, shape, steps: int) -> None:
+        """`steps` Euler steps with the state arrays (the first `nstate` of `arrays`) as output."""
+        run = self.variant("euler_window")
+        compiled = getattr(run, "in_place", None)
+        rows = block_rows(shape, self._dtype.itemsize, self._radius,
+                          DRIVER_BLOCK_BYTES if compiled else BLOCK_BYTES)
+        rows = min(rows, shape[0])
+        buffers = self._block_buffers((rows,) + tuple(shape[1:]))
+        if compiled is not None:
+            for _ in range(steps):
+                compiled(arrays, params, buffers, shape, rows)
+            return
+        for _ in range(steps):
+            self._sweep(run, arrays, params, shape, rows, buffers)
+
+    def _sweep(self, run, arrays, params, shape, rows, buffers) -> None:
+        state = arrays[:self._nstate]
+        n0 = shape[0]
+        first = pending = None
+        for k, a in enumerate(range(0, n0, rows)):
+            b = min(a + rows, n0)
+            outs = [buf[:b - a] for buf in buffers[0 if k == 0 else 1 + k % 2]]
+            run(arrays, params, outs, tuple(shape) + (a, b))
+            if pending is not None:
+                _write_back(state, pending)
+            if k == 0:
+                first = (a, b, outs)
+            else:
+                pending = (a, b, outs)
+        if pending is not None:
+            _write_back(state, pending)
+        _write_back(state, first)
+
+
+def _write_back(state, block) -> None:
+    a, b, outs = block
+    for s, o in zip(state, outs):
+        s[a:b] = o
