@@ -1,12 +1,13 @@
 """stencilc: a stencil compiler for PDE right-hand sides written in SymPy.
 
-Public API (API.md): Field, fields, grad, div, laplace, D, dot, Neumann, Periodic, Dirichlet,
+Public API: Field, fields, grad, div, laplace, D, dot, Neumann, Periodic, Dirichlet, Robin,
 compile_stencil, generate, integrate, Stencil, Solution, StencilError.
 """
 __version__ = "0.1.0"
 
 from .errors import StencilError  # noqa: E402
-from .symbolic import D, Dirichlet, Field, Neumann, Periodic, div, dot, fields, grad, laplace  # noqa: E402
+from .symbolic import (D, Dirichlet, Field, Neumann, Periodic, Robin, div, dot, fields, grad,  # noqa: E402
+                       laplace)
 from .stencil import Stencil  # noqa: E402
 from .api import compile_stencil, generate  # noqa: E402
 
@@ -15,5 +16,5 @@ try:  # the integrator lands separately (issue 4)
 except ImportError:  # pragma: no cover
     pass
 
-__all__ = ["Field", "fields", "grad", "div", "laplace", "D", "dot", "Neumann", "Periodic", "Dirichlet",
+__all__ = ["Field", "fields", "grad", "div", "laplace", "D", "dot", "Neumann", "Periodic", "Dirichlet", "Robin",
            "compile_stencil", "generate", "integrate", "Stencil", "Solution", "StencilError"]

@@ -1,4 +1,4 @@
-"""The `stencilc` command line (API.md §6): a thin shell over `generate()` and the cache.
+"""The `stencilc` command line: a thin shell over `generate()` and the cache.
 
 Takes command-line arguments; gives generated source on stdout or in files (`emit`), or the cache's
 state (`cache info`, `cache clear`). Every user mistake, in the options or in the expression, exits
@@ -15,10 +15,10 @@ from pathlib import Path
 
 from . import __version__
 from .errors import StencilError
+from .symbolic import BC_WORDS, BoundaryCondition, parse_bc
 
 TARGETS = ("c", "numba", "cuda", "numpy")
 DTYPES = ("float32", "float64")
-BC_WORDS = "neumann, periodic, dirichlet, dirichlet:VALUE"
 
 DESCRIPTION = "stencilc: compile the right-hand side of a PDE, written like SymPy, into stencil code."
 
@@ -90,25 +90,11 @@ def _ndim(text: str) -> int:
     return int(text)
 
 
-def _bc_side(word: str) -> str:
-    key = word.strip().lower()
-    if key in ("neumann", "periodic", "dirichlet"):
-        return key
-    if key.startswith("dirichlet:"):
-        try:
-            value = float(key.split(":", 1)[1])
-        except ValueError:
-            value = math.nan
-        if math.isfinite(value):
-            return key
-        raise argparse.ArgumentTypeError(f"{word!r}: the Dirichlet value must be a finite number, "
-                                         "as in dirichlet:1.5")
-    raise argparse.ArgumentTypeError(f"{word!r} is not a boundary condition; accepted: {BC_WORDS}, "
-                                     "or a comma-separated list with one per axis")
-
-
-def _bc(text: str) -> tuple[str, ...]:
-    return tuple(_bc_side(w) for w in text.split(","))
+def _bc(text: str) -> tuple[BoundaryCondition, ...]:
+    try:
+        return tuple(parse_bc(word) for word in text.split(","))
+    except StencilError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _spacing(text: str) -> tuple[float, ...]:
@@ -156,7 +142,7 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     emit.add_argument("--field", action="append", default=[], metavar="NAME",
                       help="an input field (repeatable); other names are scalar parameters")
     emit.add_argument("--ndim", type=_ndim, default=2, metavar="N", help="1, 2 or 3 (default 2)")
-    emit.add_argument("--bc", type=_bc, default=("neumann",), metavar="SPEC",
+    emit.add_argument("--bc", type=_bc, default="neumann", metavar="SPEC",
                       help=f"{BC_WORDS}, or a comma-separated list, one per axis (default neumann)")
     emit.add_argument("--dtype", choices=DTYPES, default="float64", help="default float64")
     emit.add_argument("--spacing", type=_spacing, default=(1.0,), metavar="H",

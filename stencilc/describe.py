@@ -64,18 +64,12 @@ def emit_command(problem: Problem, name: str, target: str) -> str:
 
 def _bc_option(problem: Problem) -> str | None:
     """The --bc text for the state's conditions, if the command line can express them."""
-    from .symbolic import Dirichlet, Neumann, Periodic, _resolve_bc
+    from .symbolic import _resolve_bc
     axes = problem.bc_of[problem.state[0]]
-    words = []
-    for lo, hi in axes:
-        if lo != hi:
-            return None
-        if isinstance(lo, Dirichlet):
-            words.append("dirichlet" if lo.value == 0 else f"dirichlet:{lo.value!r}")
-        else:
-            words.append({Neumann: "neumann", Periodic: "periodic"}[type(lo)])
-    text = words[0] if len(set(words)) == 1 else ",".join(words)
-    spec = words if len(set(words)) > 1 else words[0]
+    if any(lo != hi for lo, hi in axes):
+        return None
+    words = [lo.word() for lo, _ in axes]
+    spec = words[0] if len(set(words)) == 1 else words
     if _resolve_bc(spec, problem.state, problem.fields, problem.ndim) != problem.bc_of:
         return None
-    return text
+    return ",".join(words) if isinstance(spec, list) else spec

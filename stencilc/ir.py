@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import sympy as sp
 
 from .lower import Access, extents, lower
-from .symbolic import BC, Dirichlet, Periodic, Problem
+from .symbolic import BoundaryCondition, Problem
 
 
 class MappedAccess(sp.Function):
@@ -216,37 +216,49 @@ def inline_carried(kernel: "Kernel") -> "Kernel":
 
 # --------------------------------------------------------------------------- boundary index maps
 
-def _rule_step(j: int, n: int, lo: BC, hi: BC) -> int:
+def _rule_step(j: int, n: int, lo: BoundaryCondition | None, hi: BoundaryCondition | None) -> int | None:
+    """Index `j` of an axis of `n` cells after one application of the ghost rules; None past a
+    halo side (`None`: the read stays in the padding)."""
     if j < 0:
-        return j + n if isinstance(lo, Periodic) else -1 - j
+        return None if lo is None else j + n if lo.periodic else -1 - j
     if j >= n:
-        return j - n if isinstance(hi, Periodic) else 2 * n - 1 - j
+        return None if hi is None else j - n if hi.periodic else 2 * n - 1 - j
     return j
 
 
-def _steps_needed(offset: int, lo: BC, hi: BC, radius: int) -> int:
-    """How many applications of the ghost rules bring `i + offset` into [0, n) for every n >= 1."""
+def _steps_needed(offset: int, lo: BoundaryCondition | None, hi: BoundaryCondition | None,
+                  radius: int) -> int:
+    """How many applications of the ghost rules bring `i + offset` into [0, n) (or past a halo
+    side) for every n >= 1."""
     worst = 0
     for n in range(1, 2 * radius + 3):
         for i in range(n):
             j, k = i + offset, 0
-            while not 0 <= j < n:
+            while j is not None and not 0 <= j < n:
                 j, k = _rule_step(j, n, lo, hi), k + 1
                 assert k <= 4 * radius + 4, "ghost rule does not terminate"
-            worst = max(worst, k)
+            worst = max(worst, k - (j is None))
     return worst
 
 
 @dataclass
 class _AxisMap:
+    """A read along one axis: at grid index `index`, the value `V` becomes `sign*V + shift` (the
+    ghost rules' affine maps composed: `sign` is their scale, `shift` their offset)."""
     index: sp.Symbol
-    sign: sp.Expr      # 1, or a symbol when a Dirichlet side flips it
-    shift: sp.Expr     # 0, or a symbol when a Dirichlet side with nonzero value shifts it
+    sign: sp.Expr      # 1 (no value arithmetic), -1 or a symbol set by the rules' scales
+    shift: sp.Expr     # 0, or a symbol set by the rules' offsets
     assigns: list[Assign]
 
 
-def _axis_map(axis: int, offset: int, lo: BC, hi: BC, radius: int, tag: str) -> _AxisMap:
-    """Unrolled ghost rules for index `i_axis + offset` under (lo, hi) (API.md §3)."""
+def _axis_map(axis: int, offset: int, lo: BoundaryCondition | None, hi: BoundaryCondition | None,
+              radius: int, tag: str, h: float = 1.0) -> _AxisMap:
+    """Unrolled ghost rules for index `i_axis + offset` under (lo, hi) on an axis of spacing `h`,
+    applied again while the index is outside (grids smaller than the stencil); a `None` side is a
+    halo side: an index beyond it is left as it is."""
+    for rule in (lo, hi):
+        if rule is not None:
+            rule.check(radius, h)
     i, n = index(axis), size(axis)
     steps = _steps_needed(offset, lo, hi, radius)
     name = f"_{tag}{axis}{'m' if offset < 0 else 'p'}{abs(offset)}"
@@ -255,19 +267,25 @@ def _axis_map(axis: int, offset: int, lo: BC, hi: BC, radius: int, tag: str) -> 
     s: sp.Expr = sp.Integer(1)
     c: sp.Expr = sp.Integer(0)
 
-    def side(rule: BC, j_new: sp.Expr, s: sp.Expr, c: sp.Expr):
-        if isinstance(rule, Dirichlet):
-            return j_new, -s, c + 2 * sp.Float(rule.value, 17) * s
-        return j_new, s, c
+    def apply(rule: BoundaryCondition, layer: sp.Expr, mirror: sp.Expr, wrap: sp.Expr):
+        """(index, sign, shift) after one application of `rule` to ghost `layer` (k >= 1)."""
+        if rule.periodic:
+            return wrap, s, c
+        scale, shift = rule.ghost(layer, h)
+        return mirror, s * scale, c + s * shift
 
     for k in range(steps):
-        jlo, slo, clo = side(lo, j + n if isinstance(lo, Periodic) else -1 - j, s, c)
-        jhi, shi, chi = side(hi, j - n if isinstance(hi, Periodic) else 2 * n - 1 - j, s, c)
-        below, above = sp.StrictLessThan(j, 0), sp.GreaterThan(j, n)
+        # the layers, kept >= 1 where the branch is not taken, so that no rule there divides by 0
+        branches = []
+        if lo is not None:
+            branches.append((apply(lo, sp.Max(-j, 1), -1 - j, j + n), sp.StrictLessThan(j, 0)))
+        if hi is not None:
+            branches.append((apply(hi, sp.Max(j - n + 1, 1), 2 * n - 1 - j, j - n), sp.GreaterThan(j, n)))
         # single assignment: every step reads only the previous step's values
-        j, s, c = (_bind(assigns, f"{name}_{what}{k}", sp.Piecewise((a, below), (b, above), (old, True)),
+        j, s, c = (_bind(assigns, f"{name}_{what}{k}",
+                         sp.Piecewise(*[(new[w], cond) for new, cond in branches], (old, True)),
                          is_index=what == "j")
-                   for what, a, b, old in (("j", jlo, jhi, j), ("s", slo, shi, s), ("c", clo, chi, c)))
+                   for w, (what, old) in enumerate((("j", j), ("s", s), ("c", c))))
     if steps == 0:
         j = _bind(assigns, f"{name}_j", j, is_index=True)
     return _AxisMap(index=j, sign=s, shift=c, assigns=assigns)

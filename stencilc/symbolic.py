@@ -4,16 +4,19 @@ Takes a SymPy expression (or a dict of them, or strings) built from `Field`s, sc
 SymPy's pointwise functions and the unevaluated operators `grad`, `div`, `laplace`, `D`, `dot`, plus
 the options of `compile_stencil`; gives a frozen `Problem` (state, input fields, parameters, one
 right-hand side per state field, ndim, boundary conditions per field and axis, dtype, spacing) in
-which every user mistake has already been reported with the user's own names (API.md §1, §3, §4, §8).
+which every user mistake has already been reported with the user's own names. Boundary conditions
+are one protocol, `BoundaryCondition`: each condition owns its ghost rule and its command-line word.
 """
 from __future__ import annotations
 
+import dataclasses
 import keyword
 import math
+import numbers
 import re
 import tokenize
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import sympy as sp
 from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transformations
@@ -22,7 +25,8 @@ from .errors import StencilError
 
 __all__ = [
     "Field", "fields", "grad", "div", "laplace", "D", "dot",
-    "Neumann", "Periodic", "Dirichlet", "Problem", "check_problem",
+    "BoundaryCondition", "Neumann", "Periodic", "Dirichlet", "Robin", "parse_bc",
+    "Problem", "check_problem",
 ]
 
 
@@ -79,42 +83,177 @@ POINTWISE = (
 
 # --------------------------------------------------------------------------- boundary conditions
 
+class BoundaryCondition:
+    """What one side of one axis of one field does beyond the grid: one protocol.
+
+    Ghost cells are defined on the cell-centred grid; layer `k = 1, 2, ...` counts them outward
+    from the boundary face and `h` is the spacing along the axis. A *periodic* condition wraps
+    (`u[-k] = u[n-k]`); every other condition mirrors, giving the ghost as an affine map of the
+    mirrored interior value, `u[-k] = scale * u[k-1] + offset` (the high side alike:
+    `u[n-1+k]` from `u[n-k]`). Subclasses are frozen dataclasses whose fields are the condition's
+    numbers; `name` and the fields spell its command-line word (`word()`, `parse_bc`).
+    """
+
+    name: ClassVar[str]              # the command-line word: neumann, periodic, ...
+    periodic: ClassVar[bool] = False  # wraps around instead of mirroring; both sides or neither
+
+    def ghost(self, k, h: float) -> tuple[sp.Expr, sp.Expr]:
+        """`(scale, offset)` with `u[-k] = scale*u[k-1] + offset` for ghost layer `k` (an int or a
+        SymPy integer expression) on an axis of spacing `h`."""
+        raise NotImplementedError(f"{self!r} wraps around the grid; it has no mirror rule")
+
+    def check(self, radius: int, h: float) -> None:
+        """Raise a `StencilError` if the ghost rule is undefined for a layer `k <= radius`."""
+
+    def word(self) -> str:
+        """The command-line spelling, which `parse_bc` reads back: `neumann`, `dirichlet:1.5`, ..."""
+        values = [getattr(self, f.name) for f in dataclasses.fields(self)]
+        defaults = [f.default for f in dataclasses.fields(self)]
+        while values and values[-1] == defaults[len(values) - 1]:
+            values.pop()
+        return ":".join([self.name] + [repr(v) for v in values])
+
+    @classmethod
+    def spellings(cls) -> list[str]:
+        """The command-line forms of this condition: `neumann`, `neumann:FLUX`, ..."""
+        params = [f.name.upper() for f in dataclasses.fields(cls)]
+        required = sum(f.default is dataclasses.MISSING for f in dataclasses.fields(cls))
+        return [":".join([cls.name] + params[:m]) for m in range(required, len(params) + 1)]
+
+
+def _real(value: Any, what: str, call: str) -> float:
+    """`value` as a finite float, else a `StencilError` naming the condition `call` and `what`."""
+    if isinstance(value, sp.Basic) and value.is_number and value.is_extended_real:
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise StencilError(f"{call}: {what} must be a finite real number (an int or a float), "
+                           f"got {value!r}")
+    return float(value) + 0.0   # -0.0 -> 0.0: equal conditions print and hash alike
+
+
+def _call(cls: type, args: tuple) -> str:
+    return f"{cls.__name__}({', '.join(repr(a) for a in args)})"
+
+
+def _number(value: float) -> sp.Expr:
+    return sp.Float(value, 17)
+
+
 @dataclass(frozen=True)
-class Neumann:
-    """Zero flux: mirror about the boundary face, u[-k] = u[k-1]."""
+class Neumann(BoundaryCondition):
+    """Normal derivative `flux` on the boundary face: u[-k] = u[k-1] + (2k-1)*h*flux (zero flux:
+    a plain mirror, and fluxes through the wall are exactly zero)."""
+    flux: float = 0.0
+    name: ClassVar[str] = "neumann"
+
+    def __post_init__(self):
+        object.__setattr__(self, "flux", _real(self.flux, "the flux", _call(Neumann, (self.flux,))))
+
+    def ghost(self, k, h):
+        return sp.Integer(1), (2 * k - 1) * _number(h * self.flux)
 
     def __repr__(self) -> str:
-        return "Neumann()"
+        return f"Neumann({self.flux!r})" if self.flux else "Neumann()"
 
 
 @dataclass(frozen=True)
-class Periodic:
+class Periodic(BoundaryCondition):
     """Wrap around: u[-k] = u[n-k]. Both sides of an axis, or neither."""
+    name: ClassVar[str] = "periodic"
+    periodic: ClassVar[bool] = True
 
     def __repr__(self) -> str:
         return "Periodic()"
 
 
 @dataclass(frozen=True)
-class Dirichlet:
+class Dirichlet(BoundaryCondition):
     """Value `value` on the boundary face: u[-k] = 2*value - u[k-1]."""
     value: float = 0.0
+    name: ClassVar[str] = "dirichlet"
 
     def __post_init__(self):
-        try:
-            v = float(self.value)
-        except (TypeError, ValueError):
-            raise StencilError(f"Dirichlet({self.value!r}): the value must be a real number") from None
-        if not math.isfinite(v):
-            raise StencilError(f"Dirichlet({self.value!r}): the value must be finite")
-        object.__setattr__(self, "value", v)
+        object.__setattr__(self, "value", _real(self.value, "the value", _call(Dirichlet, (self.value,))))
+
+    def ghost(self, k, h):
+        return sp.Integer(-1), _number(2 * self.value)
 
     def __repr__(self) -> str:
         return f"Dirichlet({self.value!r})"
 
 
-BC = Neumann | Periodic | Dirichlet
-_BC_NAMES = {"neumann": Neumann(), "periodic": Periodic(), "dirichlet": Dirichlet(0.0)}
+@dataclass(frozen=True)
+class Robin(BoundaryCondition):
+    """`a*u + b*du/dn = value` on the boundary face, with the face value `(u[-k] + u[k-1])/2` and
+    the outward normal derivative `(u[-k] - u[k-1]) / ((2k-1)*h)`, solved for u[-k]. Robin(1, 0, g)
+    is Dirichlet(g) and Robin(0, 1, g) is Neumann(g), rule for rule."""
+    a: float
+    b: float
+    value: float
+    name: ClassVar[str] = "robin"
+
+    def __post_init__(self):
+        call = _call(Robin, (self.a, self.b, self.value))
+        for what in ("a", "b", "value"):
+            object.__setattr__(self, what, _real(getattr(self, what), what, call))
+        if self.a == 0 and self.b == 0:
+            raise StencilError(f"{call}: a and b are both zero, so the condition says nothing about u;"
+                               " give a nonzero a (value) or b (normal derivative)")
+
+    def ghost(self, k, h):
+        a, b, g = self.a, self.b, self.value
+        if b == 0:       # a value: the Dirichlet mirror
+            return sp.Integer(-1), _number(2 * g / a)
+        if a == 0:       # a normal derivative: the Neumann mirror
+            return sp.Integer(1), (2 * k - 1) * _number(h * g / b)
+        # a*(G + U)/2 + b*(G - U)/q = g with q = (2k-1)*h, times 2q: G*(a*q + 2b) = U*(2b - a*q) + 2gq
+        aq, gq = (2 * k - 1) * _number(a * h), (2 * k - 1) * _number(2 * g * h)
+        denominator = aq + _number(2 * b)
+        return (_number(2 * b) - aq) / denominator, gq / denominator
+
+    def check(self, radius, h):
+        for k in range(1, radius + 1):
+            aq, b2 = self.a * (2 * k - 1) * h, 2 * self.b
+            if abs(aq + b2) <= 1e-12 * max(abs(aq), abs(b2)):
+                raise StencilError(
+                    f"{self!r} is singular on an axis of spacing {h!r}: a/2 + b/((2k-1)*h) = 0 for"
+                    f" ghost layer k={k} (the stencil reaches {radius} deep), so the ghost value is"
+                    " undefined; change a or b")
+
+    def __repr__(self) -> str:
+        return f"Robin({self.a!r}, {self.b!r}, {self.value!r})"
+
+
+Sides = tuple[BoundaryCondition, BoundaryCondition]   # the (low, high) sides of one axis
+
+_BC_KINDS = {kind.name: kind for kind in (Neumann, Periodic, Dirichlet, Robin)}
+BC_WORDS = ", ".join(s for kind in _BC_KINDS.values() for s in kind.spellings())
+
+
+def parse_bc(text: str, where: str = "") -> BoundaryCondition:
+    """A condition from its command-line word (`BoundaryCondition.word`): `neumann`,
+    `neumann:FLUX`, `periodic`, `dirichlet`, `dirichlet:VALUE`, `robin:A:B:VALUE`, any case."""
+    where = f" {where}" if where else ""
+    name, *args = [part.strip() for part in str(text).strip().split(":")]
+    kind = _BC_KINDS.get(name.lower())
+    if kind is None:
+        raise StencilError(f"boundary condition {text!r}{where} is not understood; accepted: {BC_WORDS}")
+    params = dataclasses.fields(kind)
+    required = sum(f.default is dataclasses.MISSING for f in params)
+    if not required <= len(args) <= len(params):
+        raise StencilError(f"boundary condition {text!r}{where} has {len(args)} value(s) after {name!r};"
+                           f" accepted: {' or '.join(kind.spellings())}")
+    values = []
+    for f, arg in zip(params, args):
+        try:
+            values.append(float(arg))
+        except ValueError:
+            raise StencilError(f"boundary condition {text!r}{where}: {f.name.upper()} {arg!r} is not a"
+                               f" number; accepted: {' or '.join(kind.spellings())}") from None
+    try:
+        return kind(*values)
+    except StencilError as e:
+        raise StencilError(f"boundary condition {text!r}{where}: {e}") from None
 
 
 # --------------------------------------------------------------------------- names
@@ -246,6 +385,9 @@ def _is_vector(e: sp.Basic, rhs: sp.Basic, ndim: int) -> bool:
             raise StencilError(f"{e} raises to a vector power")
         return _is_vector(e.args[0], rhs, ndim)
     if isinstance(e, sp.Piecewise):
+        if e.args[-1].cond != sp.true:
+            raise StencilError(f"{e} has no value where none of its conditions holds; add a final"
+                               " (value, True) branch, as in Piecewise((u, u > 0), (0, True))")
         kinds = []
         for value, cond in e.args:
             kinds.append(_is_vector(value, rhs, ndim))
@@ -289,30 +431,31 @@ def _normalise_dtype(dtype: Any) -> str:
     return name
 
 
-def _normalise_side(spec: Any, where: str) -> BC:
-    if isinstance(spec, (Neumann, Periodic, Dirichlet)):
+def _is_kind(spec: Any) -> bool:
+    return isinstance(spec, type) and issubclass(spec, BoundaryCondition)
+
+
+def _normalise_side(spec: Any, where: str) -> BoundaryCondition:
+    if isinstance(spec, BoundaryCondition):
         return spec
-    if isinstance(spec, type) and spec in (Neumann, Periodic, Dirichlet):
-        return spec()
     if isinstance(spec, str):
-        key = spec.strip().lower()
-        if key in _BC_NAMES:
-            return _BC_NAMES[key]
-        if key.startswith("dirichlet:"):
-            try:
-                return Dirichlet(float(key.split(":", 1)[1]))
-            except ValueError:
-                pass
-    raise StencilError(f"boundary condition {spec!r} {where} is not understood; accepted: 'neumann',"
-                       " 'periodic', 'dirichlet', 'dirichlet:VALUE', Neumann(), Periodic(),"
-                       " Dirichlet(value)")
+        return parse_bc(spec, where)
+    if _is_kind(spec):
+        try:
+            return spec()
+        except TypeError:
+            raise StencilError(f"boundary condition {spec.__name__} {where} needs its values, as in "
+                               f"{spec.__name__}({', '.join(f.name for f in dataclasses.fields(spec))})"
+                               ) from None
+    raise StencilError(f"boundary condition {spec!r} {where} is not understood; accepted: {BC_WORDS}"
+                       " or Neumann(flux), Periodic(), Dirichlet(value), Robin(a, b, value)")
 
 
 def _is_side(spec: Any) -> bool:
-    return isinstance(spec, (str, Neumann, Periodic, Dirichlet)) or spec in (Neumann, Periodic, Dirichlet)
+    return isinstance(spec, (str, BoundaryCondition)) or _is_kind(spec)
 
 
-def _normalise_field_bc(spec: Any, ndim: int, who: str) -> tuple[tuple[BC, BC], ...]:
+def _normalise_field_bc(spec: Any, ndim: int, who: str) -> tuple[Sides, ...]:
     """One field's bc spec -> per axis (low, high)."""
     if _is_side(spec):
         side = _normalise_side(spec, f"for {who}")
@@ -334,17 +477,21 @@ def _normalise_field_bc(spec: Any, ndim: int, who: str) -> tuple[tuple[BC, BC], 
             else:
                 raise StencilError(f"bc for {who} on axis {a} is {ax!r}; give a bc or a (low, high) pair")
     else:
-        raise StencilError(f"bc {spec!r} for {who} is not understood; give 'neumann', 'periodic',"
-                           " 'dirichlet', a BC object, a tuple with one per axis, or a dict per field")
+        raise StencilError(f"bc {spec!r} for {who} is not understood; give a condition ({BC_WORDS}, or"
+                           " an object such as Neumann()), a tuple with one per axis, or a dict per field")
     for a, (lo, hi) in enumerate(axes):
-        if isinstance(lo, Periodic) != isinstance(hi, Periodic):
+        if lo.periodic != hi.periodic:
             raise StencilError(f"bc for {who} on axis {a} is periodic on one side only ({lo!r}, {hi!r});"
                                " both sides of an axis must be periodic, or neither")
     return tuple(axes)
 
 
 def _resolve_bc(bc: Any, state: tuple[str, ...], inputs: tuple[str, ...], ndim: int):
-    """-> {field name: per-axis (low, high)} for every state and input field (API.md §3)."""
+    """-> {field name: per-axis (low, high)} for every state and input field.
+
+    A non-dict `bc` applies to the state fields; input fields are Neumann unless a dict names them,
+    except that an axis periodic for the state is periodic for every field.
+    """
     neumann = tuple((Neumann(), Neumann()) for _ in range(ndim))
     named: dict[str, Any] = {}
     if isinstance(bc, dict):
@@ -359,14 +506,14 @@ def _resolve_bc(bc: Any, state: tuple[str, ...], inputs: tuple[str, ...], ndim: 
         s = _normalise_field_bc(bc, ndim, "the state")
         out = {n: s for n in state}
     for a in range(ndim):
-        periodic = {n for n in state if isinstance(out[n][a][0], Periodic)}
+        periodic = {n for n in state if out[n][a][0].periodic}
         if periodic and len(periodic) != len(state):
             raise StencilError(f"axis {a} is periodic for {sorted(periodic)} but not for "
                                f"{sorted(set(state) - periodic)}; state fields must agree on periodic axes")
     for f in inputs:
         axes = list(named.get(f, neumann))
         for a in range(ndim):
-            if isinstance(out[state[0]][a][0], Periodic) and not isinstance(axes[a][0], Periodic):
+            if out[state[0]][a][0].periodic and not axes[a][0].periodic:
                 if f in named:
                     raise StencilError(f"bc for input field {f!r} on axis {a} is {axes[a][0]!r}, but axis"
                                        f" {a} is periodic for the state; it must be periodic too")
@@ -399,13 +546,13 @@ class Problem:
     params: tuple[str, ...]          # scalar parameters, call order
     rhs: tuple[sp.Expr, ...]         # one per state field, over Field and Symbol atoms
     ndim: int
-    bc: tuple[tuple[str, tuple[tuple[BC, BC], ...]], ...]   # (field, per-axis (low, high))
+    bc: tuple[tuple[str, tuple[Sides, ...]], ...]   # (field, per-axis (low, high))
     dtype: str
     spacing: tuple[float, ...]
     fastmath: bool
 
     @property
-    def bc_of(self) -> dict[str, tuple[tuple[BC, BC], ...]]:
+    def bc_of(self) -> dict[str, tuple[Sides, ...]]:
         return dict(self.bc)
 
     def key(self) -> str:

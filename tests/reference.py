@@ -1,13 +1,25 @@
 """Independent test oracles: pure NumPy, no stencilc import.
 
 Two kinds of oracle live here. The seed's own Kuramoto right-hand sides, copied from the course notes
-(`seed_numpy_dudt`, `seed_naive_dudt`), and a deliberately slow ghost-cell implementation of API.md
-§2 (discretisation) and §3 (boundary conditions): `pad` builds the padded array one ghost index at a
-time by applying the §3 rules literally, and the operators below difference the padded array.
+(`seed_numpy_dudt`, `seed_naive_dudt`), and a deliberately slow ghost-cell implementation of the
+documented discretisation (second-order staggered differences on a cell-centred grid) and boundary
+conditions (ghost cells, layer k = 1, 2, ... outward, h the spacing): `pad` builds the padded array
+one ghost index at a time by applying the ghost rules literally, and the operators below difference
+the padded array.
+
+The ghost rules, each giving u[-k] (the high side alike: u[n-1+k] from u[n-k]):
+  periodic      u[-k] = u[n-k]
+  neumann g     du/dn = g on the face:  u[-k] = u[k-1] + (2k-1) h g
+  dirichlet g   u = g on the face:      u[-k] = 2g - u[k-1]
+  robin a b g   a u + b du/dn = g on the face, with the face value (u[-k] + u[k-1])/2 and the
+                normal derivative (u[-k] - u[k-1]) / ((2k-1) h), solved for u[-k]
+A rule that lands outside the grid again (grids smaller than the stencil) is applied again; in more
+than one dimension the ghosts are filled axis by axis, axis 0 first.
 
 Boundary conditions are given per axis as `(low, high)` pairs of simple tuples:
-`("neumann",)`, `("periodic",)` or `("dirichlet", g)`. Spacing `h` is a number or one per axis.
-The §2/§3 oracles compute in float64 whatever the input dtype.
+`("neumann",)` (zero flux), `("neumann", g)`, `("periodic",)`, `("dirichlet", g)` or
+`("robin", a, b, g)`. Spacing `h` is a number or one per axis.
+The ghost-cell oracles compute in float64 whatever the input dtype.
 """
 
 import numpy as np
@@ -19,6 +31,14 @@ PERIODIC = ("periodic",)
 
 def dirichlet(g=0.0):
     return ("dirichlet", float(g))
+
+
+def neumann(g=0.0):
+    return ("neumann", float(g))
+
+
+def robin(a, b, g):
+    return ("robin", float(a), float(b), float(g))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -74,12 +94,34 @@ def seed_naive_dudt(u: npt.NDArray, omega: npt.NDArray, K) -> npt.NDArray:
 
 
 # --------------------------------------------------------------------------------------------------
-# Boundary conditions (API.md §3)
+# Boundary conditions
 
 
-def ghost_source(i: int, n: int, low: tuple, high: tuple) -> tuple[int, float, float]:
-    """For index `i` of an axis of `n` cells, return `(j, sign, offset)` with 0 <= j < n such that
-    u[i] == sign * u[j] + offset, by applying the §3 rules again and again until inside."""
+def ghost_rule(rule: tuple, k: int, h: float) -> tuple[float, float]:
+    """`(scale, offset)` with ghost = scale * mirror + offset for ghost layer `k` (1, 2, ...) of a
+    mirroring rule, `mirror` being the cell the same distance inside the face."""
+    kind = rule[0]
+    if kind == "neumann":                            # du/dn = g: u[-k] = u[k-1] + (2k-1) h g
+        g = rule[1] if len(rule) > 1 else 0.0
+        return 1.0, (2 * k - 1) * h * g
+    if kind == "dirichlet":                          # u = g on the face: u[-k] = 2g - u[k-1]
+        return -1.0, 2.0 * rule[1]
+    if kind == "robin":
+        # a (G + M)/2 + b (G - M)/d = g on the face, d = (2k-1) h the distance from M to G:
+        # G (a/2 + b/d) = g - M (a/2 - b/d)
+        a, b, g = rule[1:]
+        d = (2 * k - 1) * h
+        pivot = a / 2 + b / d
+        if pivot == 0:
+            raise ZeroDivisionError(f"{rule!r}: singular for layer {k} with h={h}")
+        return -(a / 2 - b / d) / pivot, g / pivot
+    raise ValueError(f"unknown boundary condition {rule!r}")
+
+
+def ghost_source(i: int, n: int, low: tuple, high: tuple, h: float = 1.0) -> tuple[int, float, float]:
+    """For index `i` of an axis of `n` cells and spacing `h`, return `(j, sign, offset)` with
+    0 <= j < n such that u[i] == sign * u[j] + offset, by applying the ghost rules again and again
+    until inside."""
     sign, offset = 1.0, 0.0
     while not 0 <= i < n:
         if i < 0:
@@ -87,36 +129,30 @@ def ghost_source(i: int, n: int, low: tuple, high: tuple) -> tuple[int, float, f
             rule = low
             if rule[0] == "periodic":
                 i = n - k                            # u[-k] = u[n-k]
-            elif rule[0] == "neumann":
-                i = k - 1                            # u[-k] = u[k-1]
-            elif rule[0] == "dirichlet":
-                offset += sign * 2.0 * rule[1]       # u[-k] = 2g - u[k-1]
-                sign = -sign
-                i = k - 1
-            else:
-                raise ValueError(f"unknown boundary condition {rule!r}")
+                continue
+            mirror = k - 1                           # ... or a rule on u[k-1]
         else:
             k = i - (n - 1)                          # i is u[n-1+k], the mirror image of u[-k]
             rule = high
             if rule[0] == "periodic":
                 i = k - 1                            # u[n-1+k] = u[k-1]
-            elif rule[0] == "neumann":
-                i = n - k                            # u[n-1+k] = u[n-k]
-            elif rule[0] == "dirichlet":
-                offset += sign * 2.0 * rule[1]       # u[n-1+k] = 2g - u[n-k]
-                sign = -sign
-                i = n - k
-            else:
-                raise ValueError(f"unknown boundary condition {rule!r}")
+                continue
+            mirror = n - k                           # ... or a rule on u[n-k]
+        scale, shift = ghost_rule(rule, k, h)
+        offset += sign * shift                       # u[i] = sign * (scale u[mirror] + shift) + offset
+        sign *= scale
+        i = mirror
     return i, sign, offset
 
 
-def pad(u: npt.ArrayLike, bcs, r: int) -> np.ndarray:
-    """`u` with `r` ghost cells on every side, filled axis by axis (axis 0 first) by the §3 rules;
-    an axis filled later reads the ghosts of the axes filled before it (that is what fills corners)."""
+def pad(u: npt.ArrayLike, bcs, r: int, h=1.0) -> np.ndarray:
+    """`u` with `r` ghost cells on every side, filled axis by axis (axis 0 first) by the ghost rules;
+    an axis filled later reads the ghosts of the axes filled before it (that is what fills corners).
+    `h` (one number or one per axis) is the spacing the Neumann and Robin rules use."""
     P = np.array(u, dtype=np.float64)
     if len(bcs) != P.ndim:
         raise ValueError(f"{len(bcs)} boundary conditions for a {P.ndim}-d array")
+    h = _spacing(h, P.ndim)
     for axis, (low, high) in enumerate(bcs):
         if (low[0] == "periodic") != (high[0] == "periodic"):
             raise ValueError(f"axis {axis}: periodic on one side only")
@@ -125,7 +161,7 @@ def pad(u: npt.ArrayLike, bcs, r: int) -> np.ndarray:
         shape[axis] = n + 2 * r
         Q = np.empty(shape)
         for j in range(n + 2 * r):
-            src, sign, offset = ghost_source(j - r, n, low, high)
+            src, sign, offset = ghost_source(j - r, n, low, high, h[axis])
             dst_index = [slice(None)] * P.ndim
             src_index = [slice(None)] * P.ndim
             dst_index[axis] = j
@@ -136,7 +172,7 @@ def pad(u: npt.ArrayLike, bcs, r: int) -> np.ndarray:
 
 
 def input_bcs(state_bcs, given=None):
-    """The bc of an input field (§3): `given` (per-axis pairs) if a dict named it, else Neumann;
+    """The bc of an input field: `given` (per-axis pairs) if a dict named it, else Neumann;
     either way an axis that is periodic for the state is periodic for the input field."""
     out = []
     for axis, (low, high) in enumerate(state_bcs):
@@ -172,7 +208,7 @@ def at(P: np.ndarray, axis: int, offset: int) -> np.ndarray:
 
 
 def laplace_valid(P, h):
-    """Compact Laplacian, written as §2 builds it: (D u@+1/2 - D u@-1/2) / h."""
+    """Compact Laplacian, written as the staggered discretisation builds it: (D u@+1/2 - D u@-1/2) / h."""
     h = _spacing(h, P.ndim)
     total = np.zeros([s - 2 for s in P.shape])
     for a in range(P.ndim):
@@ -216,35 +252,35 @@ def div_sin_grad_valid(P, h):
 
 
 def laplace(u, bcs, h=1.0):
-    return laplace_valid(pad(u, bcs, 1), h)
+    return laplace_valid(pad(u, bcs, 1, h), h)
 
 
 def div_c_grad(u, c, bcs_u, bcs_c, h=1.0):
-    return div_c_grad_valid(pad(u, bcs_u, 1), pad(c, bcs_c, 1), h)
+    return div_c_grad_valid(pad(u, bcs_u, 1, h), pad(c, bcs_c, 1, h), h)
 
 
 def centred_diff(u, axis, bcs, h=1.0):
-    return centred_diff_valid(pad(u, bcs, 1), axis, h)
+    return centred_diff_valid(pad(u, bcs, 1, h), axis, h)
 
 
 def d0_d1(u, bcs, h=1.0):
     """D(u, 0) * D(u, 1)."""
-    P = pad(u, bcs, 1)
+    P = pad(u, bcs, 1, h)
     return centred_diff_valid(P, 0, h) * centred_diff_valid(P, 1, h)
 
 
 def grad_dot_grad(u, bcs, h=1.0):
     """dot(grad(u), grad(u)): the sum of squared centred differences."""
-    P = pad(u, bcs, 1)
+    P = pad(u, bcs, 1, h)
     return sum(centred_diff_valid(P, a, h) ** 2 for a in range(P.ndim))
 
 
 def bilaplace(u, bcs, h=1.0):
     """laplace(laplace(u)) with radius 2: the inner Laplacian is evaluated on the ring of ghosts too,
     from ghost values of u (not from ghost values of laplace(u))."""
-    inner = laplace_valid(pad(u, bcs, 2), h)      # laplace(u) on the grid and one ghost deep
+    inner = laplace_valid(pad(u, bcs, 2, h), h)      # laplace(u) on the grid and one ghost deep
     return laplace_valid(inner, h)
 
 
 def div_sin_grad(u, bcs, h=1.0):
-    return div_sin_grad_valid(pad(u, bcs, 1), h)
+    return div_sin_grad_valid(pad(u, bcs, 1, h), h)

@@ -1,4 +1,4 @@
-"""The `stencilc` command line (API.md §6): emitted C built and called from C and from ctypes (no
+"""The `stencilc` command line: emitted C built and called from C and from ctypes (no
 stencilc in the loading code) against the seed's NumPy code and np.roll oracles; the other targets;
 one-line errors with exit status 2; the cache commands."""
 
@@ -45,7 +45,7 @@ def build_library(c_file, tmp_path, name="libk.so"):
 
 
 def call_library(lib, name, arrays, params, nout, dtype=np.float64):
-    """Call `name` from a shared library with plain ctypes (C signature of API.md §6)."""
+    """Call `name` from a shared library with plain ctypes (the signature the emitted file's top comment documents)."""
     fn = getattr(ctypes.CDLL(str(lib)), name)
     real = ctypes.c_double if dtype == np.float64 else ctypes.c_float
     shape = arrays[0].shape

@@ -1,4 +1,4 @@
-"""Front end: operators, strings, state inference, parameters order, and the errors of API.md §8."""
+"""Front end: operators, strings, state inference, parameters order, and the user errors (StencilError naming the mistake)."""
 import numpy as np
 import pytest
 import sympy as sp
