@@ -1,14 +1,14 @@
-"""Time integration: explicit Euler, Heun, classic RK4 and adaptive Dormand–Prince RK45 (API.md §5).
-
-Takes a compiled `Stencil` (anything callable as ``k(*state, out=..., **inputs)`` with ``state``,
-``ndim`` and ``dtype`` attributes), an initial state and a time span; gives a `Solution`. The
-integrator never asks which backend it drives: the array module (NumPy, or CuPy for CuPy arrays) is
-taken from the initial state, every full-grid buffer is allocated once before the time loop, and
-each step updates those buffers in place through ``out=`` ufunc calls. The recorded frames are one
-stack allocated up front, and the state lives in its last frame, so `Solution.final` costs no copy.
-With ``record_initial=False``, Euler on grids of at least `_IN_PLACE_MIN_BYTES` steps in place
-(`Stencil.euler_step` with ``out=`` the state): a run then holds the initial state, the inputs and
-the one final frame, and no grid-sized work array.
+"""Time integration, the last stage: explicit Euler, Heun, classic RK4 and adaptive Dormand–Prince
+RK45 over any compiled `Stencil` (anything callable as ``k(*state, out=..., **inputs)`` with
+``state``, ``ndim`` and ``dtype``, and also ``t=`` when ``time_dependent``), giving a `Solution`.
+`integrate`'s time loop composes two parts. A stepper per method (`_Euler`, `_Heun`, `_RK4`,
+`_DormandPrince`) advances the state in place, every right-hand side evaluation going through one
+``rhs(t_stage, state, out)`` at its stage time ``t + c_i·h``; `_choose_stepper` picks it once,
+before the loop, or instead a faster Euler on the stencil's fused sweeps (`_FusedEuler`,
+`_InPlaceEuler`, `_BatchedEuler`). A controller (`_FixedSteps`, `_AdaptiveSteps`) sizes each step,
+lands exactly on the recording times and accepts or rejects RK45 attempts. The array module (NumPy,
+or CuPy for CuPy arrays) is taken from the initial state, every full-grid buffer is allocated once
+before the loop, and the state lives in the last recorded frame, so `Solution.final` costs no copy.
 """
 
 import math
@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -25,16 +24,14 @@ from .errors import StencilError
 
 METHODS = ("euler", "heun", "rk4", "rk45")
 
-# Right-hand side evaluations per attempted step (RK45 adds one for the very first step: FSAL).
-_EVALS = {"euler": 1, "heun": 2, "rk4": 4, "rk45": 6}
-
 # A step whose end lies within this fraction of a step of the next stop time lands on it: this
 # absorbs the rounding in t + dt without ever taking a step of a few ulps.
 _SNAP = 1e-9
 
 # Dormand–Prince 5(4) (Hairer, Nørsett & Wanner, Solving ODEs I, table II.5.2). Row 7 of A is the
 # 5th-order weights, so stage 7 is evaluated at the new state and becomes stage 1 of the next
-# step (FSAL). _DP_E are the 5th minus the embedded 4th-order weights.
+# step (FSAL). _DP_C are the stage times (the row sums of A, exact); _DP_E are the 5th minus the
+# embedded 4th-order weights.
 _DP_A = (
     (),
     (1 / 5,),
@@ -44,11 +41,17 @@ _DP_A = (
     (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
     (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84),
 )
+_DP_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
 _DP_E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
 _SAFETY, _FAC_MIN, _FAC_MAX = 0.9, 0.2, 5.0
 
 # Grids up to this many points run stretches of Euler steps in the stencil's compiled loop.
 _BATCH_MAX_POINTS = 1 << 16
+
+# With a progress bar, batches are sized to take about _REPORT_SECONDS each (measured on the
+# previous batch, starting from _REPORT_FIRST_STEPS) and never more than _REPORT_MAX_STEPS steps,
+# so that the bar moves; between updates the steps still run in compiled code.
+_REPORT_SECONDS, _REPORT_FIRST_STEPS, _REPORT_MAX_STEPS = 0.2, 64, 4096
 
 # With record_initial=False, state fields of at least this many bytes in all take Euler steps in
 # place (a blocked sweep, 1.2-1.6x slower per step than double-buffering, measured in
@@ -60,7 +63,7 @@ _IN_PLACE_MIN_BYTES = 256 << 20
 class Solution:
     """The result of `integrate`.
 
-    ``t``: recorded times (a float64 NumPy array, first 0, last t_end). ``frames``: the recorded
+    ``t``: recorded times (a float64 NumPy array, first t0, last t_end). ``frames``: the recorded
     states stacked along a new first axis (for systems a dict name → stack). ``final``: the state at
     t_end (for systems a dict name → array). ``stats``: ``steps`` (accepted steps), ``rejected``
     (rejected RK45 steps), ``rhs_evals`` and ``wall_seconds``. Arrays are of the state's array type
@@ -73,9 +76,10 @@ class Solution:
     stats: dict
 
 
-def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_every=None,
-              progress=False, rtol=1e-6, atol=1e-9, callback=None, record_initial=True) -> Solution:
-    """Integrate ``d(state)/dt = stencil(state, **inputs)`` from t = 0 to ``t_end``.
+def integrate(stencil, initial, *, t_end, dt, method="rk4", t0=0.0, inputs=None,
+              record_every=None, progress=False, rtol=1e-6, atol=1e-9, callback=None,
+              record_initial=True) -> Solution:
+    """Integrate ``d(state)/dt = stencil(state, **inputs)`` from ``t0`` to ``t_end``.
 
     ``method`` is ``"euler"``, ``"heun"`` (explicit trapezoid), ``"rk4"`` (classic) with the fixed
     step ``dt``, or ``"rk45"`` (adaptive Dormand–Prince 5(4), ``dt`` is the first trial step).
@@ -84,20 +88,23 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_
     ``0.9 * err**(-1/5)`` bounded to [0.2, 5] (not growing right after a rejection).
 
     ``initial`` is an array, or for a system a dict name → array with exactly the stencil's state
-    names; it is copied, never modified. ``inputs`` are the stencil's other fields and parameters.
-    Frames are recorded at 0, every multiple of ``record_every`` and ``t_end`` (only 0 and t_end
-    when it is None); steps are shortened to land on these times exactly. ``record_initial=False``
-    leaves out the frame at t = 0 (which is ``initial`` again): with ``record_every=None`` the only
-    frame is then the final state, and the run holds no grid-sized copy beyond the state itself;
-    Euler on a grid of 256 MiB or more then also steps in place (no spare grid, but slower).
-    ``callback(t, state)``
-    runs after every accepted step; ``state`` is the integrator's own buffer (a dict for
-    systems): copy it to keep it. ``progress=True`` shows a tqdm bar on stderr.
+    names; it is copied, never modified. ``inputs`` are the stencil's other fields and parameters;
+    the time is not one of them: a time-dependent stencil (``stencil.time_dependent``) is called
+    with ``t=`` the time of each stage, ``t + c_i*dt``.
+    Frames are recorded at t0, at t0 + every multiple of ``record_every`` and at ``t_end`` (only t0
+    and t_end when it is None); steps are shortened to land on these times exactly.
+    ``record_initial=False`` leaves out the frame at t0 (which is ``initial`` again): with
+    ``record_every=None`` the only frame is then the final state, and the run holds no grid-sized
+    copy beyond the state itself; Euler on a grid of 256 MiB or more then also steps in place (no
+    spare grid, but slower). ``callback(t, state)`` runs after every accepted step; ``state`` is the
+    integrator's own buffer (a dict for systems): copy it to keep it. ``progress=True`` shows a tqdm
+    bar on stderr.
 
     After every accepted step the state is checked for NaN/inf (a sum, and an exact check only
     when the sum is not finite): a non-finite state raises `StencilError` naming the time and step.
     """
-    t_end = _positive_time("t_end", t_end)
+    t0 = _finite_time("t0", t0)
+    t_end = _end_time(t_end, t0)
     dt = _positive_time("dt", dt)
     if method not in METHODS:
         raise StencilError(f"unknown integration method {method!r}; accepted methods are "
@@ -117,8 +124,7 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_
     names = tuple(stencil.state)
     given = _initial_state(stencil, names, initial)
     xp = _array_module(given[0])
-    dtype = given[0].dtype.type
-    times = _recording_times(t_end, record_every)
+    times = _recording_times(t0, t_end, record_every)
     first = 0 if record_initial else 1     # frame i of the stack holds times[first + i]
     frames = [xp.empty((len(times) - first,) + x.shape, dtype=x.dtype) for x in given]
     home = [stack[-1] for stack in frames]
@@ -129,89 +135,47 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_
             stack[0][...] = x
     del given
 
-    system = len(names) > 1
-    in_place = (method == "euler" and not record_initial
-                and callable(getattr(stencil, "euler_step", None))
-                and sum(x.nbytes for x in u) >= _IN_PLACE_MIN_BYTES)
-    buf = SimpleNamespace(k=None) if in_place else _buffers(method, u)
-
-    def rhs(state, out):
-        if system:
-            stencil(*state, out=tuple(out), **inputs)
-        else:
-            stencil(state[0], out=out[0], **inputs)
+    stepper = _choose_stepper(method, stencil, inputs, xp, u, rtol=rtol, atol=atol,
+                              record_initial=record_initial, callback=callback,
+                              progress=progress)
+    # Below this step size t + h no longer moves t by much more than its rounding.
+    control = (_AdaptiveSteps(dt, h_min=1e-12 * max(abs(t0), abs(t_end))) if method == "rk45"
+               else _FixedSteps(dt))
 
     def view(state):
-        return dict(zip(names, state)) if system else state[0]
+        return dict(zip(names, state)) if len(names) > 1 else state[0]
 
-    steps = rejected = evals = 0
-    t, h = 0.0, dt
-    after_reject = False
-    if method == "rk45":
-        rhs(u, buf.k[0])
-        evals += 1
-    step = {"euler": _euler, "heun": _heun, "rk4": _rk4}.get(method)
-    if in_place:
-        step = _in_place_euler(stencil, inputs, system)
-    elif method == "euler" and callable(getattr(stencil, "euler_step", None)):
-        step = _fused_euler(stencil, inputs, system)
-    # On small grids a call from Python costs more than the sweep: with nothing to report between
-    # steps, runs of Euler steps go to the stencil's compiled multi-step loop (which leaves its
-    # input alone). A run that turns non-finite is redone one step at a time, so the error still
-    # names the exact step.
-    batch = (method == "euler" and callback is None and not progress and not in_place
-             and u[0].size <= _BATCH_MAX_POINTS
-             and callable(getattr(stencil, "euler_steps", None)))
+    bar = _progress_bar(t0, t_end) if progress else None
 
-    bar = _progress_bar(t_end) if progress else None
+    def report(t):
+        bar.n = t - t0
+        bar.set_postfix_str(f"{steps / (time.perf_counter() - start):.4g} steps/s", refresh=False)
+        bar.update(0)
+
+    steps = rejected = 0
+    t = t0
+    evals = stepper.start(t)
     try:
         for frame, t_stop in enumerate(times[1:], start=1):
-            t_from, steps_from = t, steps
+            control.begin(t, t_stop)
             while True:
-                n = _steps_before_last(t_stop, t_from, steps - steps_from, h) if batch else 0
-                if n > 0:
-                    spare = buf.k
-                    stencil.euler_steps(*u, dt=dtype(h), steps=n,
-                                        out=tuple(spare) if system else spare[0], **inputs)
-                    if all(_all_finite(xp, x) for x in spare):
-                        for i in range(len(u)):
-                            u[i], spare[i] = spare[i], u[i]
-                        evals += n
-                        steps += n
-                        t = t_from + (steps - steps_from) * h
-                    else:
-                        batch = False   # redo this stretch one step at a time to find the step
-                # A step that would end within _SNAP of t_stop (or beyond it) is the last one.
-                last = t_stop - t <= h * (1 + _SNAP)
-                h_step = t_stop - t if last and t_stop - t < h * (1 - _SNAP) else h
-                evals += _EVALS[method]
-                if step is not None:
-                    step(rhs, xp, u, dtype(h_step), buf)
-                    # Counting from the last stop keeps t free of accumulated rounding.
-                    t_new = t_stop if last else t_from + (steps + 1 - steps_from) * h
-                else:
-                    err = _dopri(rhs, xp, u, dtype(h_step), buf, rtol, atol)
-                    fac = _step_factor(err)
-                    if not err <= 1:  # also rejects a NaN error estimate
-                        rejected += 1
-                        h = h_step * min(fac, 1.0)
-                        after_reject = True
-                        if h < 1e-12 * t_end:
-                            raise StencilError(
-                                f"rk45 step size fell to {h:.3g} at t={t:.6g} (step {steps + 1}):"
-                                f" the right-hand side gives non-finite values or the solution "
-                                f"blows up; check the initial state and inputs, or try a smaller "
-                                f"dt or looser rtol/atol")
-                        continue
-                    if after_reject:
-                        fac, after_reject = min(fac, 1.0), False
-                    # A step shortened only to land on t_stop says nothing against the last h.
-                    h = max(h, h_step * fac) if h_step < h else h_step * fac
-                    u, buf.stage = buf.stage, u
-                    buf.k[0], buf.k[6] = buf.k[6], buf.k[0]
-                    t_new = t_stop if last else t + h_step
+                n = min(control.steps_before_last(), stepper.most_steps)
+                if n > 0 and stepper.steps(t, control.h, n):
+                    steps += n
+                    evals += n
+                    t = control.skip(n)
+                    if bar is not None:
+                        report(t)
+                    continue
+                h_step, last = control.trial(t)
+                evals += stepper.evals
+                err = stepper.step(t, h_step)
+                if not control.judge(err, h_step, t, steps):
+                    rejected += 1
+                    continue
+                stepper.accept()
                 steps += 1
-                t = t_new
+                t = control.accepted(t, h_step, last)
                 for x in u:
                     if not _all_finite(xp, x):
                         raise StencilError(
@@ -221,10 +185,7 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_
                 if callback is not None:
                     callback(t, view(u))
                 if bar is not None:
-                    bar.n = t
-                    bar.set_postfix_str(f"{steps / (time.perf_counter() - start):.4g} steps/s",
-                                        refresh=False)
-                    bar.update(0)
+                    report(t)
                 if last:
                     break
             for stack, x, mine in zip(frames, u, home):
@@ -236,131 +197,276 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", inputs=None, record_
 
     stats = {"steps": steps, "rejected": rejected, "rhs_evals": evals,
              "wall_seconds": time.perf_counter() - start}
-    t_rec = np.array(times, dtype=np.float64)
-    t_rec = t_rec[first:]
-    if system:
+    t_rec = np.array(times, dtype=np.float64)[first:]
+    if len(names) > 1:
         return Solution(t_rec, dict(zip(names, frames)), dict(zip(names, home)), stats)
     return Solution(t_rec, frames[0], home[0], stats)
 
 
-# --- one step per method: u (a list, one array per state field) is advanced in place ----------
+# --- choosing the stepper ---------------------------------------------------------------------
 
 
-def _euler(rhs, xp, u, h, buf):
-    rhs(u, buf.k)
-    for x, k in zip(u, buf.k):
-        xp.multiply(k, h, out=k)
-        xp.add(x, k, out=x)
+def _choose_stepper(method, stencil, inputs, xp, u, *, rtol, atol, record_initial, callback,
+                    progress):
+    """The stepper for `method`, taking the fastest route the stencil and the run allow.
 
-
-def _steps_before_last(t_stop, t_from, done, h):
-    """How many fixed steps from `t_from + done*h` come before the last one of the interval.
-
-    Mirrors the stepping loop's rule (a step is the last when `t_stop - t <= h*(1 + _SNAP)`, with
-    `t = t_from + k*h`), so batched and single steps visit exactly the same times.
+    Euler goes through the stencil's fused ``u + h·f(u)`` sweep when it has one: in place when
+    only the final state is kept and the grid is large (memory is then what matters), in batches
+    of compiled steps on small grids when no callback needs each step (a call from Python costs
+    more than the sweep there), and otherwise one double-buffered step at a time. Every result is
+    the same; only the cost differs.
     """
-    n = max(0, math.ceil((t_stop - t_from) / h - done - 1 - _SNAP) - 1)
-    while t_stop - (t_from + (done + n) * h) > h * (1 + _SNAP):
-        n += 1
-    while n > 0 and not t_stop - (t_from + (done + n - 1) * h) > h * (1 + _SNAP):
-        n -= 1
-    return n
+    rhs = _rhs(stencil, inputs)
+    if method == "rk45":
+        return _DormandPrince(rhs, xp, u, rtol, atol)
+    if method != "euler":
+        return {"heun": _Heun, "rk4": _RK4}[method](rhs, xp, u)
+    fused = callable(getattr(stencil, "euler_step", None))
+    if fused and not record_initial and sum(x.nbytes for x in u) >= _IN_PLACE_MIN_BYTES:
+        return _InPlaceEuler(stencil, inputs, u)
+    single = _FusedEuler(stencil, inputs, xp, u) if fused else _Euler(rhs, xp, u)
+    if (callback is None and u[0].size <= _BATCH_MAX_POINTS
+            and callable(getattr(stencil, "euler_steps", None))):
+        return _BatchedEuler(single, stencil, inputs, xp, u, progress)
+    return single
 
 
-def _fused_euler(stencil, inputs, system):
-    """Euler through the stencil's fused `u + h*f(u)` sweep, double-buffered (buf.k is the spare)."""
-    def step(rhs, xp, u, h, buf):
-        spare = buf.k
-        stencil.euler_step(*u, dt=h, out=tuple(spare) if system else spare[0], **inputs)
+def _time_keyword(stencil):
+    """The keyword arguments that tell the stencil the time t: ``t=`` only for a time-dependent
+    stencil, since one without ``t`` refuses the keyword."""
+    if getattr(stencil, "time_dependent", False):
+        return lambda t: {"t": t}
+    return lambda t: {}
+
+
+def _rhs(stencil, inputs):
+    """``rhs(t, state, out)``: the right-hand side at time t into ``out`` (lists, one array per
+    state field); every stage of every generic stepper evaluates through it."""
+    at = _time_keyword(stencil)
+    if len(stencil.state) > 1:
+        def rhs(t, state, out):
+            stencil(*state, out=tuple(out), **at(t), **inputs)
+    else:
+        def rhs(t, state, out):
+            stencil(state[0], out=out[0], **at(t), **inputs)
+    return rhs
+
+
+def _out(arrays):
+    """``out=`` for a stencil call: the array, or for a system the tuple of arrays."""
+    return tuple(arrays) if len(arrays) > 1 else arrays[0]
+
+
+def _grids(xp, u):
+    """One work grid per state field, like the state."""
+    return [xp.empty_like(x) for x in u]
+
+
+# --- steppers: each advances the state list u in place (its entries may be swapped) -----------
+
+
+class _Stepper:
+    """What the time loop asks of a stepper.
+
+    ``evals``: right-hand side evaluations per attempted step. ``start(t)``: work before the first
+    step, returning its evaluations. ``step(t, h)``: one attempt from time t with step h, returning
+    the scaled error norm for an adaptive method (None otherwise); ``accept()`` then makes an
+    accepted attempt the state. ``most_steps``: how many fixed steps ``steps(t, h, n)`` may take
+    in one call (0: it has no such call).
+    """
+
+    evals = 1
+    most_steps = 0
+
+    def start(self, t):
+        return 0
+
+    def accept(self):
+        pass
+
+
+class _Euler(_Stepper):
+    """Explicit Euler through ``rhs``."""
+
+    def __init__(self, rhs, xp, u):
+        self.rhs, self.xp, self.u, self.dtype = rhs, xp, u, u[0].dtype.type
+        self.spare = _grids(xp, u)      # holds f(u) during a step, free between steps
+
+    def step(self, t, h):
+        xp, h = self.xp, self.dtype(h)
+        self.rhs(t, self.u, self.spare)
+        for x, k in zip(self.u, self.spare):
+            xp.multiply(k, h, out=k)
+            xp.add(x, k, out=x)
+
+
+class _FusedEuler(_Stepper):
+    """Euler through the stencil's fused ``u + h·f(u)`` sweep, double-buffered."""
+
+    def __init__(self, stencil, inputs, xp, u):
+        self.stencil, self.inputs, self.u = stencil, inputs, u
+        self.at, self.dtype = _time_keyword(stencil), u[0].dtype.type
+        self.spare = _grids(xp, u)      # receives the next state, free between steps
+
+    def step(self, t, h):
+        u, spare = self.u, self.spare
+        self.stencil.euler_step(*u, dt=self.dtype(h), out=_out(spare), **self.at(t),
+                                **self.inputs)
         for i in range(len(u)):
             u[i], spare[i] = spare[i], u[i]
-    return step
 
 
-def _in_place_euler(stencil, inputs, system):
+class _InPlaceEuler(_Stepper):
     """Euler through the stencil's fused sweep with the state as its own output (no spare grid)."""
-    def step(rhs, xp, u, h, buf):
-        stencil.euler_step(*u, dt=h, out=tuple(u) if system else u[0], **inputs)
-    return step
+
+    def __init__(self, stencil, inputs, u):
+        self.stencil, self.inputs, self.u = stencil, inputs, u
+        self.at, self.dtype = _time_keyword(stencil), u[0].dtype.type
+
+    def step(self, t, h):
+        self.stencil.euler_step(*self.u, dt=self.dtype(h), out=_out(self.u), **self.at(t),
+                                **self.inputs)
 
 
-def _all_finite(xp, x) -> bool:
-    """Whether every value of `x` is finite, with no grid-sized temporary: a sum is finite unless
-    some value is NaN or inf, or large finite values overflow it (then an exact look)."""
-    if bool(xp.isfinite(x.sum(dtype=x.dtype))):
+class _BatchedEuler(_Stepper):
+    """Euler whose full steps run in stretches in the stencil's compiled multi-step loop (which
+    leaves its input alone, writing to the single stepper's spare); the shortened last step of
+    each interval goes to ``single``.
+
+    A stretch that turns non-finite is dropped and batching stops, so that the run redoes it one
+    step at a time and the error names the exact step. With a progress bar, stretches are cut
+    short so that the bar moves (see _REPORT_SECONDS).
+    """
+
+    def __init__(self, single, stencil, inputs, xp, u, progress):
+        self.single, self.stencil, self.inputs, self.xp, self.u = single, stencil, inputs, xp, u
+        self.at, self.dtype = _time_keyword(stencil), u[0].dtype.type
+        self.progress = progress
+        self.most_steps = _REPORT_FIRST_STEPS if progress else sys.maxsize
+
+    def step(self, t, h):
+        self.single.step(t, h)
+
+    def steps(self, t, h, n):
+        """n steps of h from time t; False (the state untouched) when they end non-finite."""
+        began = time.perf_counter()
+        u, spare = self.u, self.single.spare
+        self.stencil.euler_steps(*u, dt=self.dtype(h), steps=n, out=_out(spare), **self.at(t),
+                                 **self.inputs)
+        if not all(_all_finite(self.xp, x) for x in spare):
+            self.most_steps = 0
+            return False
+        for i in range(len(u)):
+            u[i], spare[i] = spare[i], u[i]
+        if self.progress:
+            took = time.perf_counter() - began
+            fit = n * _REPORT_SECONDS / took if took > 0 else _REPORT_MAX_STEPS
+            self.most_steps = max(1, min(_REPORT_MAX_STEPS, int(fit)))
         return True
-    return bool(xp.isfinite(x.min())) and bool(xp.isfinite(x.max()))
 
 
-def _heun(rhs, xp, u, h, buf):
-    rhs(u, buf.k1)
-    for x, k1, s in zip(u, buf.k1, buf.stage):
-        xp.multiply(k1, h, out=s)
-        xp.add(x, s, out=s)
-    rhs(buf.stage, buf.k2)
-    half = h * h.dtype.type(0.5)
-    for x, k1, k2 in zip(u, buf.k1, buf.k2):
-        xp.add(k1, k2, out=k1)
-        xp.multiply(k1, half, out=k1)
-        xp.add(x, k1, out=x)
+class _Heun(_Stepper):
+    """The explicit trapezoid rule: stages at t and t + h."""
 
+    evals = 2
 
-def _rk4(rhs, xp, u, h, buf):
-    half, sixth, two = h * h.dtype.type(0.5), h / h.dtype.type(6), h.dtype.type(2)
-    rhs(u, buf.k)
-    for x, k, s, acc in zip(u, buf.k, buf.stage, buf.acc):
-        acc[...] = k
-        xp.multiply(k, half, out=s)
-        xp.add(x, s, out=s)
-    for coef in (half, h):
-        rhs(buf.stage, buf.k)
-        for x, k, s, acc in zip(u, buf.k, buf.stage, buf.acc):
-            xp.multiply(k, coef, out=s)
+    def __init__(self, rhs, xp, u):
+        self.rhs, self.xp, self.u, self.dtype = rhs, xp, u, u[0].dtype.type
+        self.k1, self.k2, self.stage = _grids(xp, u), _grids(xp, u), _grids(xp, u)
+
+    def step(self, t, h):
+        xp, u, hs = self.xp, self.u, self.dtype(h)
+        self.rhs(t, u, self.k1)
+        for x, k1, s in zip(u, self.k1, self.stage):
+            xp.multiply(k1, hs, out=s)
             xp.add(x, s, out=s)
-            xp.multiply(k, two, out=k)
+        self.rhs(t + h, self.stage, self.k2)
+        half = hs * self.dtype(0.5)
+        for x, k1, k2 in zip(u, self.k1, self.k2):
+            xp.add(k1, k2, out=k1)
+            xp.multiply(k1, half, out=k1)
+            xp.add(x, k1, out=x)
+
+
+class _RK4(_Stepper):
+    """The classic RK4: stages at t, t + h/2 (twice) and t + h, summed into ``acc``."""
+
+    evals = 4
+
+    def __init__(self, rhs, xp, u):
+        self.rhs, self.xp, self.u, self.dtype = rhs, xp, u, u[0].dtype.type
+        self.k, self.stage, self.acc = _grids(xp, u), _grids(xp, u), _grids(xp, u)
+
+    def step(self, t, h):
+        xp, u, hs = self.xp, self.u, self.dtype(h)
+        half, sixth, two = hs * self.dtype(0.5), hs / self.dtype(6), self.dtype(2)
+        self.rhs(t, u, self.k)
+        for x, k, s, acc in zip(u, self.k, self.stage, self.acc):
+            acc[...] = k
+            xp.multiply(k, half, out=s)
+            xp.add(x, s, out=s)
+        # Stages 2 and 3 are both at t + h/2; each sets up the next stage with its own weight.
+        for coef in (half, hs):
+            self.rhs(t + 0.5 * h, self.stage, self.k)
+            for x, k, s, acc in zip(u, self.k, self.stage, self.acc):
+                xp.multiply(k, coef, out=s)
+                xp.add(x, s, out=s)
+                xp.multiply(k, two, out=k)
+                xp.add(acc, k, out=acc)
+        self.rhs(t + h, self.stage, self.k)
+        for x, k, acc in zip(u, self.k, self.acc):
             xp.add(acc, k, out=acc)
-    rhs(buf.stage, buf.k)
-    for x, k, acc in zip(u, buf.k, buf.acc):
-        xp.add(acc, k, out=acc)
-        xp.multiply(acc, sixth, out=acc)
-        xp.add(x, acc, out=x)
+            xp.multiply(acc, sixth, out=acc)
+            xp.add(x, acc, out=x)
 
 
-def _dopri(rhs, xp, u, h, buf, rtol, atol):
-    """One Dormand–Prince attempt from u (buf.k[0] = f(u)): the new state goes to buf.stage,
-    f(new state) to buf.k[6]; returns the scaled RMS error norm. u itself is not touched."""
-    k = buf.k
-    for i in range(1, 7):
+class _DormandPrince(_Stepper):
+    """Dormand–Prince 5(4) with FSAL: an attempt writes the new state to ``stage`` and its
+    right-hand side to ``k[6]``, leaving u alone; accepting swaps them in, so k[6] is the next
+    step's first stage for free."""
+
+    evals = 6
+
+    def __init__(self, rhs, xp, u, rtol, atol):
+        self.rhs, self.xp, self.u, self.dtype = rhs, xp, u, u[0].dtype.type
+        self.rtol, self.atol = rtol, atol
+        self.k = [_grids(xp, u) for _ in range(7)]
+        self.stage, self.tmp = _grids(xp, u), _grids(xp, u)
+
+    def start(self, t):
+        self.rhs(t, self.u, self.k[0])
+        return 1
+
+    def step(self, t, h):
+        xp, u, k, hs = self.xp, self.u, self.k, self.dtype(h)
+        for i in range(1, 7):
+            for f, x in enumerate(u):
+                _combine(xp, self.stage[f], x, [(hs * self.dtype(a), k[j][f])
+                                                for j, a in enumerate(_DP_A[i])], self.tmp[f])
+            self.rhs(t + _DP_C[i] * h, self.stage, k[i])
+        # k[1] (weight 0 in both solutions) holds the error estimate; tmp and k[2] are then free.
+        total, count = 0.0, 0
         for f, x in enumerate(u):
-            _combine(xp, buf.stage[f], x, [(h * h.dtype.type(a), k[j][f])
-                                           for j, a in enumerate(_DP_A[i])], buf.tmp[f])
-        rhs(buf.stage, k[i])
-    # k[1] (weight 0 in both solutions) holds the error estimate; tmp and k[2] are then free.
-    total, count = 0.0, 0
-    for f, x in enumerate(u):
-        err = k[1][f]
-        _combine(xp, err, None, [(h * h.dtype.type(e), k[j][f]) for j, e in enumerate(_DP_E)],
-                 buf.tmp[f])
-        scale, other = buf.tmp[f], k[2][f]
-        xp.abs(x, out=scale)
-        xp.abs(buf.stage[f], out=other)
-        xp.maximum(scale, other, out=scale)
-        xp.multiply(scale, scale.dtype.type(rtol), out=scale)
-        xp.add(scale, scale.dtype.type(atol), out=scale)
-        xp.divide(err, scale, out=err)
-        flat = err.reshape(-1)
-        total += float(xp.vdot(flat, flat))
-        count += flat.size
-    return math.sqrt(total / count) if count else 0.0
+            err = k[1][f]
+            _combine(xp, err, None, [(hs * self.dtype(e), k[j][f]) for j, e in enumerate(_DP_E)],
+                     self.tmp[f])
+            scale, other = self.tmp[f], k[2][f]
+            xp.abs(x, out=scale)
+            xp.abs(self.stage[f], out=other)
+            xp.maximum(scale, other, out=scale)
+            xp.multiply(scale, scale.dtype.type(self.rtol), out=scale)
+            xp.add(scale, scale.dtype.type(self.atol), out=scale)
+            xp.divide(err, scale, out=err)
+            flat = err.reshape(-1)
+            total += float(xp.vdot(flat, flat))
+            count += flat.size
+        return math.sqrt(total / count) if count else 0.0
 
-
-def _step_factor(err):
-    """The controller's step-size factor for a scaled error norm (NaN or inf: shrink most)."""
-    if err == 0:
-        return _FAC_MAX
-    if not math.isfinite(err):
-        return _FAC_MIN
-    return min(_FAC_MAX, max(_FAC_MIN, _SAFETY * err ** -0.2))
+    def accept(self):
+        u, stage, k = self.u, self.stage, self.k
+        for i in range(len(u)):
+            u[i], stage[i] = stage[i], u[i]
+        k[0], k[6] = k[6], k[0]
 
 
 def _combine(xp, out, base, terms, tmp):
@@ -375,17 +481,109 @@ def _combine(xp, out, base, terms, tmp):
         xp.add(out, base, out=out)
 
 
-def _buffers(method, u):
-    """Every full-grid work array of a method, allocated once (lists: one array per field)."""
-    def grids():
-        return [_array_module(x).empty_like(x) for x in u]
-    if method == "euler":
-        return SimpleNamespace(k=grids())
-    if method == "heun":
-        return SimpleNamespace(k1=grids(), k2=grids(), stage=grids())
-    if method == "rk4":
-        return SimpleNamespace(k=grids(), stage=grids(), acc=grids())
-    return SimpleNamespace(k=[grids() for _ in range(7)], stage=grids(), tmp=grids())
+def _all_finite(xp, x) -> bool:
+    """Whether every value of `x` is finite, with no grid-sized temporary: a sum is finite unless
+    some value is NaN or inf, or large finite values overflow it (then an exact look)."""
+    if bool(xp.isfinite(x.sum(dtype=x.dtype))):
+        return True
+    return bool(xp.isfinite(x.min())) and bool(xp.isfinite(x.max()))
+
+
+# --- step-size controllers: each interval between two recording times is one begin() ----------
+
+
+def _next_step(h, t, t_stop):
+    """The step from t of nominal size h: (its size, whether it is the interval's last). A step
+    that would end within _SNAP of a step from t_stop, or beyond it, is the last and lands on
+    t_stop."""
+    last = t_stop - t <= h * (1 + _SNAP)
+    return (t_stop - t if last and t_stop - t < h * (1 - _SNAP) else h), last
+
+
+class _FixedSteps:
+    """Steps of dt, the last of each interval shortened to land on its stop time. Times count
+    from the interval's start (t_from + k·dt), so that no rounding accumulates over many steps."""
+
+    def __init__(self, dt):
+        self.h = dt
+
+    def begin(self, t, t_stop):
+        self.t_from, self.t_stop, self.done = t, t_stop, 0
+
+    def steps_before_last(self):
+        """How many full steps from the current time come before the interval's last one.
+
+        Mirrors `_next_step`'s rule with t = t_from + k·dt, so that batched and single steps visit
+        exactly the same times.
+        """
+        t_stop, t_from, done, h = self.t_stop, self.t_from, self.done, self.h
+        n = max(0, math.ceil((t_stop - t_from) / h - done - 1 - _SNAP) - 1)
+        while t_stop - (t_from + (done + n) * h) > h * (1 + _SNAP):
+            n += 1
+        while n > 0 and not t_stop - (t_from + (done + n - 1) * h) > h * (1 + _SNAP):
+            n -= 1
+        return n
+
+    def skip(self, n):
+        """The time after n full steps taken in one batch."""
+        self.done += n
+        return self.t_from + self.done * self.h
+
+    def trial(self, t):
+        return _next_step(self.h, t, self.t_stop)
+
+    def judge(self, err, h_step, t, steps):
+        return True
+
+    def accepted(self, t, h_step, last):
+        self.done += 1
+        return self.t_stop if last else self.t_from + self.done * self.h
+
+
+class _AdaptiveSteps:
+    """RK45's step-size control: accept an attempt when its scaled error norm is ≤ 1, and scale
+    the step by `_step_factor`; a step below h_min means the run cannot go on."""
+
+    def __init__(self, dt, h_min):
+        self.h, self.h_min, self.after_reject = dt, h_min, False
+
+    def begin(self, t, t_stop):
+        self.t_stop = t_stop
+
+    def steps_before_last(self):
+        return 0
+
+    def trial(self, t):
+        return _next_step(self.h, t, self.t_stop)
+
+    def judge(self, err, h_step, t, steps):
+        fac = _step_factor(err)
+        if not err <= 1:  # also rejects a NaN error estimate
+            self.h = h_step * min(fac, 1.0)
+            self.after_reject = True
+            if self.h < self.h_min:
+                raise StencilError(
+                    f"rk45 step size fell to {self.h:.3g} at t={t:.6g} (step {steps + 1}): the "
+                    f"right-hand side gives non-finite values or the solution blows up; check "
+                    f"the initial state and inputs, or try a smaller dt or looser rtol/atol")
+            return False
+        if self.after_reject:
+            fac, self.after_reject = min(fac, 1.0), False
+        # A step shortened only to land on t_stop says nothing against the last h.
+        self.h = max(self.h, h_step * fac) if h_step < self.h else h_step * fac
+        return True
+
+    def accepted(self, t, h_step, last):
+        return self.t_stop if last else t + h_step
+
+
+def _step_factor(err):
+    """The controller's step-size factor for a scaled error norm (NaN or inf: shrink most)."""
+    if err == 0:
+        return _FAC_MAX
+    if not math.isfinite(err):
+        return _FAC_MIN
+    return min(_FAC_MAX, max(_FAC_MIN, _SAFETY * err ** -0.2))
 
 
 # --- setup and validation ----------------------------------------------------------------------
@@ -397,6 +595,27 @@ def _array_module(a):
         import cupy
         return cupy
     return np
+
+
+def _finite_time(name, value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise StencilError(f"{name} must be a finite number, got {value!r}") from None
+    if not math.isfinite(value):
+        raise StencilError(f"{name} must be a finite number, got {value!r}")
+    return value
+
+
+def _end_time(t_end, t0):
+    try:
+        value = float(t_end)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value > t0):
+        raise StencilError(f"t_end must be a finite number greater than t0={t0:g}, "
+                           f"got {t_end!r}")
+    return value
 
 
 def _positive_time(name, value):
@@ -426,6 +645,9 @@ def _check_inputs(stencil, inputs):
         raise StencilError(f"inputs must be a dict name → array or number, "
                            f"got {type(inputs).__name__}")
     inputs = {getattr(key, "name", key): value for key, value in inputs.items()}
+    if "t" in inputs:
+        raise StencilError("inputs has 't', but the time t is supplied by the integrator (each "
+                           "stage's time, starting from t0): leave 't' out of inputs")
     for name in inputs:
         if name in stencil.state:
             raise StencilError(f"{name!r} is a state field: give its value in `initial`, "
@@ -472,19 +694,22 @@ def _initial_state(stencil, names, initial):
     return u
 
 
-def _recording_times(t_end, record_every):
-    """0, the multiples of record_every below t_end, and t_end (a multiple within _SNAP of
+def _recording_times(t0, t_end, record_every):
+    """t0, t0 plus the multiples of record_every below t_end, and t_end (a time within _SNAP of
     record_every below t_end is dropped: it would make a frame of a few ulps)."""
     if record_every is None:
-        return [0.0, t_end]
-    count = math.floor(t_end / record_every * (1 + _SNAP))
-    times = [i * record_every for i in range(count + 1)]
+        return [t0, t_end]
+    count = math.floor((t_end - t0) / record_every * (1 + _SNAP))
+    times = [t0 + i * record_every for i in range(count + 1)]
     times = [s for s in times if s < t_end - _SNAP * record_every]
     return times + [t_end]
 
 
-def _progress_bar(t_end):
+def _progress_bar(t0, t_end):
+    """A bar over the time span; it counts t itself when the run starts at 0."""
     from tqdm import tqdm
 
-    return tqdm(total=t_end, file=sys.stderr, dynamic_ncols=True,
-                bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}{postfix}]")
+    elapsed = "t" if t0 == 0 else "t-t0"
+    return tqdm(total=t_end - t0, file=sys.stderr, dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| " + elapsed
+                + "={n:.4g}/{total:.4g} [{elapsed}<{remaining}{postfix}]")

@@ -1,9 +1,10 @@
-"""Tests for stencilc.integrate (API.md §5, issue 4).
+"""Tests for stencilc.integrate.
 
 Every accuracy test compares against an oracle that does not go through the integrator: closed-form
 solutions of the semi-discrete problems (exp(-a t), the decay of a discrete cosine eigenmode of the
-Neumann Laplacian, u0 / (1 + a u0 t)), Euler's closed-form product, or hand-written NumPy loops
-(Gray–Scott RK4 with np.roll, the seed's Kuramoto `NumpySolver.dudt` with Euler).
+Neumann Laplacian, u0 / (1 + a u0 t), sin(t) for du/dt = cos(t)), Euler's closed-form product, or
+hand-written NumPy loops (Gray–Scott RK4 with np.roll, the seed's Kuramoto `NumpySolver.dudt` with
+Euler).
 """
 
 import math
@@ -553,3 +554,193 @@ def test_record_initial_false_keeps_only_the_final_frame_and_steps_in_place(monk
     assert np.shares_memory(lean.final, lean.frames[0])
     np.testing.assert_allclose(lean.final, full.final, rtol=0, atol=1e-12)
     assert lean.stats["steps"] == 10
+
+
+# --- start time and time-dependent right-hand sides -----------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("method", ["euler", "heun", "rk4", "rk45"])
+def test_t0_shifts_the_times_of_an_autonomous_run(method, backend):
+    k = stencil("heat", backend)
+    u0 = np.random.default_rng(3).random((6, 5))
+    # Every time here is a binary fraction: fixed steps see the same step sizes from t0 = 2.
+    options = dict(dt=0.125, method=method, record_every=0.25)
+    shifted = integrate(k, u0, t0=2.0, t_end=3.0, **options)
+    plain = integrate(k, u0, t_end=1.0, **options)
+    np.testing.assert_array_equal(shifted.t, [2.0, 2.25, 2.5, 2.75, 3.0])
+    np.testing.assert_array_equal(shifted.t, 2.0 + plain.t)
+    if method == "rk45":  # adaptive steps round t + h differently away from 0
+        np.testing.assert_allclose(shifted.frames, plain.frames, rtol=1e-9, atol=0)
+    else:
+        np.testing.assert_array_equal(shifted.frames, plain.frames)
+        assert shifted.stats["steps"] == plain.stats["steps"] == 8
+
+
+def test_t0_with_a_shortened_last_step():
+    sol = integrate(stencil("decay", "numpy"), DECAY_U0, t0=-0.35, t_end=0.65, dt=0.1,
+                    method="rk4", inputs={"a": DECAY_A}, record_every=0.3)
+    np.testing.assert_allclose(sol.t, [-0.35, -0.05, 0.25, 0.55, 0.65], rtol=0, atol=1e-15)
+    assert sol.t[0] == -0.35 and sol.t[-1] == 0.65
+    assert sol.stats["steps"] == 10  # 3 per interval of 0.3, then one of 0.1
+    # RK4's relative error on u' = -a u is about (a h)^5 / 120 ≈ 6e-7 per step of 0.1.
+    np.testing.assert_allclose(sol.final, DECAY_U0 * np.exp(-DECAY_A), rtol=1e-5)
+
+
+class Clock:
+    """A time-dependent stand-in for a stencil: du/dt = cos(t) at every point, so that u(t) -
+    u(t0) = sin(t) - sin(t0) exactly, and the integrator's error is its quadrature error in t
+    alone. It records the time of every evaluation."""
+
+    state, ndim, dtype, time_dependent = ("u",), 2, "float64", True
+
+    def __init__(self):
+        self.times = []
+
+    def __call__(self, u, *, out=None, t, **inputs):
+        assert not inputs
+        self.times.append(t)
+        out[...] = math.cos(t)
+        return out
+
+
+CLOCK_TOLERANCE = {"euler": 1e-2, "heun": 1e-4, "rk4": 1e-8, "rk45": 1e-7}
+
+
+@pytest.mark.parametrize("t0", [0.0, 1.0])
+@pytest.mark.parametrize("method", ["euler", "heun", "rk4", "rk45"])
+def test_time_dependent_right_hand_side_sees_each_stage_time(method, t0):
+    # A wrong stage time costs any method an O(dt) error (Euler's ~5e-3 here, far above these
+    # bounds: rk4's ~4e-12, heun's ~1e-5).
+    clock = Clock()
+    t_end = t0 + math.pi / 2
+    sol = integrate(clock, np.zeros((3, 4)), t0=t0, t_end=t_end, dt=0.01, method=method,
+                    rtol=1e-9, atol=1e-12)
+    error = np.abs(sol.final - (math.sin(t_end) - math.sin(t0))).max()
+    assert error < CLOCK_TOLERANCE[method], error
+    h = 0.01
+    first = {"euler": [t0], "heun": [t0, t0 + h], "rk4": [t0, t0 + h / 2, t0 + h / 2, t0 + h],
+             "rk45": [t0] + [t0 + c * h for c in (1 / 5, 3 / 10, 4 / 5, 8 / 9, 1, 1)]}[method]
+    np.testing.assert_allclose(clock.times[:len(first)], first, rtol=0, atol=1e-15)
+    assert len(clock.times) == sol.stats["rhs_evals"]
+    assert min(clock.times) == t0 and max(clock.times) <= t_end
+
+
+def test_rk4_on_the_clock_is_accurate_to_1e_8_from_0_to_half_pi():
+    sol = integrate(Clock(), np.zeros((2, 2)), t_end=math.pi / 2, dt=0.01, method="rk4")
+    assert np.abs(sol.final - 1.0).max() < 1e-8
+
+
+class FusedClock(Clock):
+    """The clock with fused Euler sweeps, which take the time of their (first) step and, for a
+    batch, advance it themselves."""
+
+    def __init__(self):
+        super().__init__()
+        self.step_times, self.batch_times = [], []
+
+    def euler_step(self, u, *, dt, out, t):
+        self.step_times.append(t)
+        np.add(u, dt * math.cos(t), out=out)
+        return out
+
+    def euler_steps(self, u, *, dt, steps, out, t):
+        self.batch_times.append((t, steps))
+        out[...] = u
+        for i in range(steps):
+            out += dt * math.cos(t + i * dt)
+        return out
+
+
+def test_fused_and_batched_euler_are_given_the_time():
+    clock = FusedClock()
+    sol = integrate(clock, np.zeros((3, 3)), t0=1.0, t_end=2.0, dt=0.01, method="euler",
+                    record_every=0.25)
+    assert clock.times == []          # the fused sweeps did every step
+    # Each interval: its full steps in one batch from its start, then the last step alone.
+    np.testing.assert_allclose([t for t, _ in clock.batch_times], [1.0, 1.25, 1.5, 1.75],
+                               rtol=0, atol=1e-14)
+    np.testing.assert_allclose(clock.step_times, [1.24, 1.49, 1.74, 1.99], rtol=0, atol=1e-14)
+    assert sum(n for _, n in clock.batch_times) + 4 == sol.stats["steps"] == 100
+    plain = integrate(Clock(), np.zeros((3, 3)), t0=1.0, t_end=2.0, dt=0.01, method="euler")
+    np.testing.assert_allclose(sol.final, plain.final, rtol=0, atol=1e-13)
+    assert np.abs(sol.final - (math.sin(2.0) - math.sin(1.0))).max() < 1e-2
+
+    seen = []
+    clock = FusedClock()
+    integrate(clock, np.zeros((3, 3)), t0=1.0, t_end=2.0, dt=0.01, method="euler",
+              callback=lambda t, state: seen.append(t))
+    assert clock.batch_times == []    # a callback needs every step: one fused step at a time
+    np.testing.assert_allclose(clock.step_times, [1.0] + seen[:-1], rtol=0, atol=1e-14)
+
+
+def test_t_in_inputs_is_refused():
+    with pytest.raises(StencilError, match=r"'t'.*integrator"):
+        integrate(stencil("decay", "numpy"), DECAY_U0, t_end=1.0, dt=0.1,
+                  inputs={"a": 1.0, "t": 0})
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(t0=1.0, t_end=0.5), ["t_end", "t0"]),
+    (dict(t0=1.0, t_end=1.0), ["t_end", "t0"]),
+    (dict(t0=float("nan")), ["t0"]),
+    (dict(t0="soon"), ["t0", "'soon'"]),
+])
+def test_bad_start_times_are_named_in_one_line(kwargs, words):
+    options = dict(t_end=1.0, dt=0.1, inputs={"a": 1.0}) | kwargs
+    with pytest.raises(StencilError) as info:
+        integrate(stencil("decay", "numpy"), DECAY_U0, **options)
+    assert "\n" not in str(info.value)
+    for word in words:
+        assert word in str(info.value)
+
+
+# --- batching with a progress bar -----------------------------------------------------------------
+
+
+class WatchBatches:
+    """A stencil whose multi-step Euler calls are recorded (their step counts)."""
+
+    def __init__(self, k):
+        self.k, self.calls = k, []
+
+    def __getattr__(self, name):
+        return getattr(self.k, name)
+
+    def __call__(self, *a, **kw):
+        return self.k(*a, **kw)
+
+    def euler_steps(self, *a, steps, **kw):
+        self.calls.append(steps)
+        return self.k.euler_steps(*a, steps=steps, **kw)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_progress_bar_keeps_batching_on_small_grids(backend, capsys):
+    u0, _ = cosine_mode((16, 12), (1, 2))
+    watched = WatchBatches(stencil("heat", backend))
+    sol = integrate(watched, u0, t_end=1.0, dt=0.01, method="euler", record_every=0.3,
+                    progress=True)
+    assert "t=1/1" in capsys.readouterr().err
+    assert watched.calls and sum(watched.calls) + len(sol.t) - 1 == sol.stats["steps"] == 100
+    quiet = integrate(stencil("heat", backend), u0, t_end=1.0, dt=0.01, method="euler",
+                      record_every=0.3)
+    np.testing.assert_array_equal(sol.frames, quiet.frames)
+
+
+def test_progress_bar_cuts_batches_short_and_results_do_not_change(monkeypatch, capsys):
+    import importlib
+    integ = importlib.import_module("stencilc.integrate")
+    monkeypatch.setattr(integ, "_REPORT_FIRST_STEPS", 7)
+    monkeypatch.setattr(integ, "_REPORT_MAX_STEPS", 7)
+    u0, _ = cosine_mode((16, 12), (1, 2))
+    watched = WatchBatches(stencil("heat", "numpy"))
+    sol = integrate(watched, u0, t_end=1.0, dt=0.01, method="euler", record_every=0.3,
+                    progress=True)
+    capsys.readouterr()
+    # 29 full steps per interval of 0.3: batches of 7, 7, 7, 7, 1; then the last 9 of 0.1.
+    assert watched.calls == [7, 7, 7, 7, 1] * 3 + [7, 2]
+    assert sol.stats["steps"] == sol.stats["rhs_evals"] == 100
+    quiet = integrate(stencil("heat", "numpy"), u0, t_end=1.0, dt=0.01, method="euler",
+                      record_every=0.3)
+    np.testing.assert_array_equal(sol.frames, quiet.frames)
