@@ -1,7 +1,14 @@
 """The shared correctness suite: every backend against the independent oracles in reference.py.
 
-A backend joins by one line in BACKENDS. Kernels are compiled once per distinct stencil and reused
-across grid sizes (sizes are call-time arguments), so most tests loop over shapes inside one case.
+Every backend of the registry (stencilc.backends.TARGETS) joins; cuda is skipped without CuPy and a
+GPU. Kernels are compiled once per distinct stencil and reused across grid sizes (sizes are call-time
+arguments), so most tests loop over shapes inside one case.
+
+Numba compiles each stencil for seconds, so its cases are sampled (tests/conftest.py): the ones that
+run by default carry the in_sample marker, on their backend parameter (`backends(in_sample=True)`:
+every case of that test) or on another parameter (that case only). Numba prints the same kernel IR as
+c, so the share covers its printer and template: every test at least once, on mixed boundary
+conditions, 1-D to 3-D. The other backends run all of it.
 """
 
 import re
@@ -12,23 +19,31 @@ import sympy as sp
 
 import stencilc
 from stencilc import D, Dirichlet, Field, Neumann, Periodic, StencilError, div, dot, grad, laplace
+from stencilc.backends import TARGETS, cuda
 
 import reference as ref
 
-BACKENDS = ["numpy", "c", "numba"]
+IN_SAMPLE = pytest.mark.in_sample
 
-# The numba cases that run (regular expressions over test ids; tests/conftest.py deselects the other
-# numba cases): every test's numba variant at least once, on mixed boundary conditions, 1-D to 3-D.
-# Numba prints the same kernel IR as c, so this covers its printer and template; numpy and c run all.
-NUMBA_CASES = [
-    r"test_kuramoto_matches_seed", r"test_kuramoto_from_string", r"test_operator_vs_padded_oracle",
-    r"test_div_c_grad_with_bc_per_field\[numba-(3d-mixed|2d-u:Neumann)",
-    r"test_kuramoto_operator_vs_padded_oracle\[numba-(2d-dirichlet|3d)",
-    r"test_float32_preserved\[numba-bilaplace", r"test_inputs_never_modified\[numba-float64",
-    r"test_out_is_written", r"test_noncontiguous", r"test_gray_scott_system\[numba-(3d|2d-dict)",
-    r"test_system_", r"test_second_order_convergence_1d\[numba-laplace-Dirichlet",
-    r"test_second_order_convergence_2d_periodic\[numba-div_sin_grad",
-]
+
+def _gpu_available() -> bool:
+    try:
+        cuda.cupy()
+    except StencilError:
+        return False
+    return True
+
+
+_NO_GPU = pytest.mark.skipif(not _gpu_available(), reason="backend='cuda' needs CuPy and a CUDA GPU")
+
+
+def backends(*, in_sample=False):
+    """The registry's backends as parameters: numba's case is sampled, and in the share that runs by
+    default if `in_sample`; cuda's is skipped without CuPy and a GPU."""
+    marks = {"numba": [pytest.mark.sampled_backend] + ([IN_SAMPLE] if in_sample else []),
+             "cuda": [_NO_GPU]}
+    return [pytest.param(name, marks=marks.get(name, [])) for name in TARGETS]
+
 
 u, v, c, theta, omega = (Field(name) for name in ("u", "v", "c", "theta", "omega"))
 K = sp.Symbol("K")
@@ -91,7 +106,9 @@ def oracle_bcs(spec, ndim, state=("u",), inputs=()):
 # --------------------------------------------------------------------------------------------------
 # Helpers
 
-_UNAVAILABLE = re.compile(r"unavailable|not available|not installed|no (working )?c compiler|openmp", re.I)
+# what a backend says when its toolchain is missing here (stencilc/backends/c.py, numba.py)
+_UNAVAILABLE = re.compile(r"no C compiler found|the C compiler .* does not run|has no OpenMP support"
+                          r"|needs numba")
 _kernels = {}
 
 
@@ -153,7 +170,7 @@ def rel_err(got, expected):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("shape", SEED_SHAPES, ids=shape_id)
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", backends(in_sample=True))
 def test_kuramoto_matches_seed(backend, shape, dtype):
     k = build(backend, KURAMOTO, ndim=2, bc="neumann", dtype=dtype, state=theta)
     rng = np.random.default_rng(sum(shape))
@@ -169,7 +186,7 @@ def test_kuramoto_matches_seed(backend, shape, dtype):
         assert rel_err(got, naive) <= SEED_TOL[dtype], f"vs seed NaiveSolver.dudt: {rel_err(got, naive):.3e}"
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", backends(in_sample=True))
 def test_kuramoto_matches_seed_1024(backend):
     k = build(backend, KURAMOTO, ndim=2, bc="neumann", state=theta)
     rng = np.random.default_rng(1024)
@@ -179,7 +196,7 @@ def test_kuramoto_matches_seed_1024(backend):
     assert rel_err(got, ref.seed_numpy_dudt(th, om, 2.0)) <= 1e-12
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", backends(in_sample=True))
 def test_kuramoto_from_string(backend):
     k = build(backend, "omega + K*div(sin(grad(theta)))", ndim=2, state="theta", fields=["omega"])
     rng = np.random.default_rng(5)
@@ -235,25 +252,18 @@ BC_CASES = {   # ndim: [(id, bc spec, spacing)]
     ],
 }
 
-# Numba compiles each stencil for seconds, so it runs every operator on the mixed-condition cases
-# of the bc matrix (and NUMBA_CASES below picks the rest of its share). numpy and c run all of it.
+# numba's share of the bc matrix: every operator on its mixed-condition case, but the 3-D one only
+# for radius 1 (the 3-D bilaplace is numba's slowest compile)
 NUMBA_BC_CASES = {1: {"(Dirichlet(2),Neumann)"},
                   2: {"dirichlet,(Neumann,Dirichlet(-0.5))-h(2,1)"},
                   3: {"(Dirichlet(2),Neumann),Periodic,(Neumann,Dirichlet(0.5))-h(1,0.5,2)"}}
 
-
-def _runs_on(backend, ndim, bc_id, radius=1):
-    if backend != "numba":
-        return True
-    return bc_id in NUMBA_BC_CASES[ndim] and (ndim < 3 or radius == 1)
-
-
 OPERATOR_CASES = [
-    pytest.param(backend, op, ndim, bc, spacing, id=f"{backend}-{op}-{ndim}d-{bc_id}")
-    for backend in BACKENDS
+    pytest.param(op, ndim, bc, spacing, id=f"{op}-{ndim}d-{bc_id}",
+                 marks=[IN_SAMPLE] if bc_id in NUMBA_BC_CASES[ndim] and (ndim < 3 or radius == 1) else [])
     for op, (_, _, _, min_ndim, radius) in OPS.items()
     for ndim in (1, 2, 3) if ndim >= min_ndim
-    for bc_id, bc, spacing in BC_CASES[ndim] if _runs_on(backend, ndim, bc_id, radius)
+    for bc_id, bc, spacing in BC_CASES[ndim]
 ]
 
 
@@ -272,7 +282,8 @@ def check_operator(backend, op, ndim, bc, spacing, seed=0):
         assert_close(got, oracle(uu, cc, bcs, h), 1e-12, f"{op} bc={bc} h={spacing} shape={shape}")
 
 
-@pytest.mark.parametrize("backend, op, ndim, bc, spacing", OPERATOR_CASES)
+@pytest.mark.parametrize("op, ndim, bc, spacing", OPERATOR_CASES)
+@pytest.mark.parametrize("backend", backends())
 def test_operator_vs_padded_oracle(backend, op, ndim, bc, spacing):
     check_operator(backend, op, ndim, bc, spacing)
 
@@ -283,15 +294,16 @@ FIELD_DICT_CASES = [   # div(c*grad(u)) with a bc dict per field
     pytest.param(2, {"u": PER}, 1.0, id="2d-u:Periodic-c:follows"),
     pytest.param(2, {"u": ["periodic", "neumann"], "c": ["periodic", DIR(1.0)]}, 1.0,
                  id="2d-u:periodic,neumann-c:periodic,Dirichlet(1)"),
-    pytest.param(2, {"u": [NEU, "periodic"], "c": [DIR(-1.0), PER]}, (0.5, 0.5), id="2d-u:Neumann,periodic-c:D(-1),P"),
+    pytest.param(2, {"u": [NEU, "periodic"], "c": [DIR(-1.0), PER]}, (0.5, 0.5), id="2d-u:Neumann,periodic-c:D(-1),P",
+                 marks=IN_SAMPLE),
     pytest.param(2, {u: "neumann", c: DIR(0.5)}, 1.0, id="2d-Field-keys"),
     pytest.param(3, {"u": ["periodic", DIR(1.0), "neumann"], "c": ["periodic", "dirichlet", DIR(3.0)]},
-                 (0.5, 1.0, 2.0), id="3d-mixed"),
+                 (0.5, 1.0, 2.0), id="3d-mixed", marks=IN_SAMPLE),
 ]
 
 
 @pytest.mark.parametrize("ndim, bc, spacing", FIELD_DICT_CASES)
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", backends())
 def test_div_c_grad_with_bc_per_field(backend, ndim, bc, spacing):
     check_operator(backend, "div_c_grad", ndim, bc, spacing, seed=1)
 
@@ -299,13 +311,13 @@ def test_div_c_grad_with_bc_per_field(backend, ndim, bc, spacing):
 KURAMOTO_BC_CASES = [
     pytest.param(1, [[DIR(0.5), NEU]], 0.5, id="1d-(Dirichlet(0.5),Neumann)-h0.5"),
     pytest.param(2, "periodic", (0.5, 2.0), id="2d-periodic-h(0.5,2)"),
-    pytest.param(2, ["dirichlet", "neumann"], 1.0, id="2d-dirichlet,neumann"),
-    pytest.param(3, DIR(1.5), (1.0, 0.5, 2.0), id="3d-Dirichlet(1.5)-h(1,0.5,2)"),
+    pytest.param(2, ["dirichlet", "neumann"], 1.0, id="2d-dirichlet,neumann", marks=IN_SAMPLE),
+    pytest.param(3, DIR(1.5), (1.0, 0.5, 2.0), id="3d-Dirichlet(1.5)-h(1,0.5,2)", marks=IN_SAMPLE),
 ]
 
 
 @pytest.mark.parametrize("ndim, bc, spacing", KURAMOTO_BC_CASES)
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", backends())
 def test_kuramoto_operator_vs_padded_oracle(backend, ndim, bc, spacing):
     k = build(backend, KURAMOTO, ndim=ndim, bc=bc, spacing=spacing, state=theta)
     bcs = oracle_bcs(bc, ndim, ("theta",), ("omega",))
@@ -321,8 +333,8 @@ def test_kuramoto_operator_vs_padded_oracle(backend, ndim, bc, spacing):
 # --------------------------------------------------------------------------------------------------
 # 3. Calling conventions: dtype, inputs untouched, out=, non-contiguous arrays
 
-@pytest.mark.parametrize("op", ["laplace", "div_c_grad", "bilaplace"])
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("op", ["laplace", "div_c_grad", pytest.param("bilaplace", marks=IN_SAMPLE)])
+@pytest.mark.parametrize("backend", backends())
 def test_float32_preserved(backend, op):
     rhs, oracle, inputs, _, _ = OPS[op]
     bc, spacing = ["periodic", DIR(1.0)], (1.0, 0.5)
@@ -339,8 +351,8 @@ def test_float32_preserved(backend, op):
                      f"{op} float32 shape={shape}")
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [pytest.param("float64", marks=IN_SAMPLE), "float32"])
+@pytest.mark.parametrize("backend", backends())
 def test_inputs_never_modified(backend, dtype):
     rhs = div(c * grad(u)) + K * sp.sin(u) * c
     rng = np.random.default_rng(6)
@@ -354,7 +366,7 @@ def test_inputs_never_modified(backend, dtype):
         np.testing.assert_array_equal(cc, c0, err_msg=f"input field modified, bc={bc}")
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", backends(in_sample=True))
 def test_out_is_written_in_place_and_returned(backend):
     k = build(backend, KURAMOTO, ndim=2, bc="neumann", state=theta)
     rng = np.random.default_rng(7)
@@ -377,7 +389,7 @@ def _noncontiguous_views(rng, shape):
 
 @pytest.mark.parametrize("which", ["state", "field", "out"])
 @pytest.mark.parametrize("view", ["transposed", "strided", "reversed"])
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", backends(in_sample=True))
 def test_noncontiguous_arrays_read_right_or_refused(backend, view, which):
     bc = ["periodic", DIR(0.5)]
     k = build(backend, div(c * grad(u)), ndim=2, bc=bc, state=u)
@@ -422,11 +434,12 @@ def gray_scott_oracle(uu, vv, bcs, h):
 @pytest.mark.parametrize("ndim, bc, spacing", [
     pytest.param(2, "periodic", 1.0, id="2d-periodic"),
     pytest.param(1, "periodic", 0.5, id="1d-periodic-h0.5"),
-    pytest.param(3, "periodic", (1.0, 0.5, 2.0), id="3d-periodic-h(1,0.5,2)"),
+    pytest.param(3, "periodic", (1.0, 0.5, 2.0), id="3d-periodic-h(1,0.5,2)", marks=IN_SAMPLE),
     pytest.param(2, ["periodic", DIR(0.5)], (1.0, 2.0), id="2d-periodic,Dirichlet(0.5)"),
-    pytest.param(2, {"u": [PER, DIR(1.0)], "v": ["periodic", [NEU, DIR(-0.5)]]}, (0.5, 1.0), id="2d-dict-per-state-field"),
+    pytest.param(2, {"u": [PER, DIR(1.0)], "v": ["periodic", [NEU, DIR(-0.5)]]}, (0.5, 1.0), id="2d-dict-per-state-field",
+                 marks=IN_SAMPLE),
 ])
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", backends())
 def test_gray_scott_system(backend, ndim, bc, spacing):
     k = build(backend, GRAY_SCOTT, ndim=ndim, bc=bc, spacing=spacing)
     assert tuple(k.state) == ("u", "v")
@@ -442,7 +455,7 @@ def test_gray_scott_system(backend, ndim, bc, spacing):
         assert_close(got[1], ev, 1e-12, f"dv/dt shape={shape}")
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", backends(in_sample=True))
 def test_system_state_order_and_out(backend):
     rhs = {v: GRAY_SCOTT[v], u: GRAY_SCOTT[u]}          # v first: arrays go and come in that order
     k = build(backend, rhs, ndim=2, bc="periodic")
@@ -464,7 +477,7 @@ def test_system_state_order_and_out(backend):
     np.testing.assert_array_equal(vv, v0)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", backends(in_sample=True))
 def test_system_float32(backend):
     k = build(backend, GRAY_SCOTT, ndim=2, bc="neumann", dtype="float32")
     rng = np.random.default_rng(11)
@@ -509,8 +522,8 @@ def _orders(errors):
 
 
 @pytest.mark.parametrize("kind", ["laplace-periodic", "D-periodic", "laplace-neumann", "D-neumann",
-                                  "laplace-Dirichlet(1.5)"])
-@pytest.mark.parametrize("backend", BACKENDS)
+                                  pytest.param("laplace-Dirichlet(1.5)", marks=IN_SAMPLE)])
+@pytest.mark.parametrize("backend", backends())
 def test_second_order_convergence_1d(backend, kind):
     rhs, bc, L, f, exact = _case_1d(kind)
     errors = []
@@ -541,8 +554,9 @@ def _case_2d(kind, X, Y, Lx, Ly):
     raise AssertionError(kind)
 
 
-@pytest.mark.parametrize("kind", ["laplace", "D1", "div_c_grad", "div_sin_grad"])
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ["laplace", "D1", "div_c_grad",
+                                  pytest.param("div_sin_grad", marks=IN_SAMPLE)])
+@pytest.mark.parametrize("backend", backends())
 def test_second_order_convergence_2d_periodic(backend, kind):
     Lx, Ly = 3.0, 5.0
     errors = []
@@ -567,7 +581,7 @@ def test_second_order_convergence_2d_periodic(backend, kind):
     pytest.param(div(c * grad(u)), 2, 1, id="div(c*grad)"),
     pytest.param(KURAMOTO, 2, 1, id="kuramoto"),
 ])
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", backends())
 def test_radius(backend, rhs, ndim, radius):
     state = theta if rhs is KURAMOTO else u
     assert build(backend, rhs, ndim=ndim, state=state).radius == radius
