@@ -121,9 +121,12 @@ def ghost_rule(rule: tuple, k: int, h: float) -> tuple[float, float]:
 def ghost_source(i: int, n: int, low: tuple, high: tuple, h: float = 1.0) -> tuple[int, float, float]:
     """For index `i` of an axis of `n` cells and spacing `h`, return `(j, sign, offset)` with
     0 <= j < n such that u[i] == sign * u[j] + offset, by applying the ghost rules again and again
-    until inside."""
+    until inside. A side given as None is a halo side (its ghosts are padding filled by someone
+    else): an index beyond it is returned as it is, outside [0, n)."""
     sign, offset = 1.0, 0.0
     while not 0 <= i < n:
+        if (low if i < 0 else high) is None:
+            break
         if i < 0:
             k = -i                                   # i is u[-k]
             rule = low

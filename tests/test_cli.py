@@ -176,6 +176,26 @@ def test_emit_float32_per_axis_bc(tmp_path):
     build_library(tmp_path / "f.c", tmp_path)
 
 
+@needs_cc
+@pytest.mark.parametrize("word, bc", [("neumann:0.5", stencilc.Neumann(0.5)),
+                                      ("robin:1:2:0.5", stencilc.Robin(1, 2, 0.5))])
+def test_emit_bc_with_values(word, bc, tmp_path):
+    """--bc neumann:FLUX and robin:A:B:VALUE: the source is generate()'s for the same condition
+    object, its header comment spells the condition back, and the C compiles cleanly."""
+    text = emit_ok("laplace(u)", "--state", "u", "--bc", word, "--dtype", "float32", cwd=tmp_path)
+    assert text == stencilc.generate("laplace(u)", state="u", bc=bc, dtype="float32")
+    assert f"--bc {bc.word()} " in text
+    (tmp_path / "k.c").write_text(text)
+    build_library(tmp_path / "k.c", tmp_path)
+
+
+def test_emit_bc_one_per_axis_with_values():
+    text = emit_ok("laplace(u)", "--state", "u", "--bc", "robin:1:2:0.5,neumann:0.5")
+    assert text == stencilc.generate("laplace(u)", state="u",
+                                     bc=(stencilc.Robin(1, 2, 0.5), stencilc.Neumann(0.5)))
+    assert "--bc robin:1.0:2.0:0.5,neumann:0.5 " in text
+
+
 def test_emit_reproduces_itself_from_its_header_comment(tmp_path):
     first = emit_ok("laplace(u) - u*v; laplace(v) + u*v", "--state", "u", "--state", "v", "--ndim", "3",
                     "--bc", "periodic", "--spacing", "0.5,1,2")
@@ -236,6 +256,10 @@ BAD = [
     (["emit", "grad(u)", "--state", "u"], "grad(u)"),                              # vector-valued
     (["emit", "laplace(u)", "--state", "u", "--bc", "robin"], "robin"),
     (["emit", "laplace(u)", "--state", "u", "--bc", "dirichlet:x"], "dirichlet:x"),
+    (["emit", "laplace(u)", "--state", "u", "--bc", "neumann:x"], "neumann:x"),
+    (["emit", "laplace(u)", "--state", "u", "--bc", "robin:1:2"], "robin:1:2"),
+    (["emit", "laplace(u)", "--state", "u", "--bc", "robin:0:0:1"], "robin:0:0:1"),
+    (["emit", "laplace(u)", "--state", "u", "--bc", "neumann,robin:1:-0.5:0"], "Robin(1.0, -0.5, 0.0)"),
     (["emit", "laplace(u)", "--state", "u", "--bc", "periodic,neumann,neumann"], "--bc"),
     (["emit", "laplace(u)", "--state", "u", "--dtype", "float16"], "float16"),
     (["emit", "laplace(u)", "--state", "u", "--dtype", "int"], "--dtype"),

@@ -123,6 +123,17 @@ def test_bc_resolution_rules():
     assert p.bc_of["u"] == ((Dirichlet(1.0), Neumann()),)
 
 
+def test_piecewise_without_a_final_true_branch_is_an_error():
+    """Without a (value, True) branch a Piecewise has no value where no condition holds; the numpy
+    backend used to print its last value unconditionally."""
+    with pytest.raises(StencilError) as e:
+        check_problem(laplace(u) + sp.Piecewise((u, u > 0)), state=u)
+    assert "Piecewise((u, u > 0))" in str(e.value) and "(value, True)" in str(e.value)
+    with pytest.raises(StencilError, match=r"Piecewise\(\(u, u > 0\)\).*\(value, True\)"):
+        sc.compile_stencil("laplace(Piecewise((u, u > 0)))", state="u", backend="numpy")
+    check_problem(laplace(u) + sp.Piecewise((u, u > 0), (0, True)), state=u)
+
+
 def test_bad_names():
     with pytest.raises(StencilError, match="'int'"):
         check_problem("int*laplace(u)", state="u")
