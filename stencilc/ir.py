@@ -267,23 +267,32 @@ def _axis_map(axis: int, offset: int, lo: BoundaryCondition | None, hi: Boundary
     s: sp.Expr = sp.Integer(1)
     c: sp.Expr = sp.Integer(0)
 
-    def apply(rule: BoundaryCondition, layer: sp.Expr, mirror: sp.Expr, wrap: sp.Expr):
-        """(index, sign, shift) after one application of `rule` to ghost `layer` (k >= 1)."""
+    def apply(rule: BoundaryCondition, layer: sp.Expr, mirror: sp.Expr, wrap: sp.Expr, label: str):
+        """(index, sign, shift) after one application of `rule` to ghost layer `layer` (>= 1)."""
         if rule.periodic:
             return wrap, s, c
-        scale, shift = rule.ghost(layer, h)
+        k = sp.Symbol(label, integer=True, positive=True)
+        scale, shift = rule.ghost(k, h)
+        if scale.has(k) or shift.has(k):   # an integer index, bound only for rules that use it
+            k_index = _bind(assigns, label, layer, is_index=True)
+            scale, shift = scale.subs(k, k_index), shift.subs(k, k_index)
         return mirror, s * scale, c + s * shift
 
-    for k in range(steps):
-        # the layers, kept >= 1 where the branch is not taken, so that no rule there divides by 0
+    for step in range(steps):
         branches = []
-        if lo is not None:
-            branches.append((apply(lo, sp.Max(-j, 1), -1 - j, j + n), sp.StrictLessThan(j, 0)))
-        if hi is not None:
-            branches.append((apply(hi, sp.Max(j - n + 1, 1), 2 * n - 1 - j, j - n), sp.GreaterThan(j, n)))
+        for side, rule, taken, depth, mirror, wrap in (
+                ("lo", lo, sp.StrictLessThan(j, 0), -j, -1 - j, j + n),
+                ("hi", hi, sp.GreaterThan(j, n), j - n + 1, 2 * n - 1 - j, j - n)):
+            if rule is None or taken == sp.false:
+                continue
+            # the ghost layer where this branch is taken, 1 where it is not (so that a rule
+            # evaluated there, as numpy evaluates every branch, never divides by zero)
+            layer = sp.Max(depth, 1)
+            layer = layer if layer.is_Number else sp.Piecewise((depth, taken), (1, True))
+            branches.append((apply(rule, layer, mirror, wrap, f"{name}_k{side}{step}"), taken))
         # single assignment: every step reads only the previous step's values
-        j, s, c = (_bind(assigns, f"{name}_{what}{k}",
-                         sp.Piecewise(*[(new[w], cond) for new, cond in branches], (old, True)),
+        j, s, c = (_bind(assigns, f"{name}_{what}{step}",
+                         sp.Piecewise(*[(new[w], taken) for new, taken in branches], (old, True)),
                          is_index=what == "j")
                    for w, (what, old) in enumerate((("j", j), ("s", s), ("c", c))))
     if steps == 0:
