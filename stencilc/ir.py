@@ -4,9 +4,10 @@ Takes the point expressions of `lower.py` and the problem's boundary conditions;
 a list of `Region`s, each a box of grid points given by per-axis bounds over the grid sizes `n0..`.
 The interior region reads neighbours directly (`Access`, no branches) so that compilers vectorise it.
 The boundary regions (thin strips, disjoint, together covering the rest of the grid for every size
-≥ 1) read through index maps: per axis, the ghost-cell rules of API.md §3 are unrolled into a fixed
-number of branch-free-able steps that map `i + offset` back into the grid and track the sign and
-shift a Dirichlet mirror adds, so every access becomes `sign * f[m0, m1, ...] + shift`.
+≥ 1) read through index maps: per axis, the boundary conditions' ghost rules (each an affine map
+`ghost = scale * mirrored + offset`, or a periodic wrap) are unrolled into a fixed number of
+branch-free-able steps that map `i + offset` back into the grid and compose the affine maps, so
+every access becomes `scale * f[m0, m1, ...] + offset`.
 Each side of each axis is *physical* (the strips above apply the boundary condition) or *halo*
 (no strip: reads beyond the side go directly into the arrays' padding, filled by someone else — a
 neighbouring MPI rank). Each array has a `Layout` (padding per side, origin), so a kernel can read
@@ -359,7 +360,7 @@ def _in_window(bounds):
     return ((IntMax(start, ROW_START), IntMin(stop, ROW_STOP)),) + tuple(rest)
 
 
-def _mapped(expr: sp.Expr, bc_of, radius: int, setup: list[list[Assign]], cache: dict,
+def _mapped(expr: sp.Expr, bc_of, radius: int, spacing, setup: list[list[Assign]], cache: dict,
             direct: int | None = None) -> sp.Expr:
     """Replace every `Access` by its ghost-rule-mapped read (axis by axis, axis 0 first); along
     axis `direct` every read is known to be inside the grid and is taken as it is."""
@@ -379,7 +380,7 @@ def _mapped(expr: sp.Expr, bc_of, radius: int, setup: list[list[Assign]], cache:
             if key not in cache:
                 tags = cache.setdefault(("tags", a), {})
                 tag = tags.setdefault((lo, hi), f"b{len(tags)}_")
-                cache[key] = _axis_map(a, o, lo, hi, radius, tag)
+                cache[key] = _axis_map(a, o, lo, hi, radius, tag, h=spacing[a])
                 setup[a].extend(cache[key].assigns)
             per_axis.append(cache[key])
         value: sp.Expr = MappedAccess(acc.args[0], *[m.index for m in per_axis])
@@ -428,7 +429,8 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
         if interior:
             values = list(exprs)
         else:
-            values = [_mapped(e, bc_of, radius, setup, cache, direct=last if vector else None)
+            values = [_mapped(e, bc_of, radius, problem.spacing, setup, cache,
+                              direct=last if vector else None)
                       for e in exprs]
         regions.append(Region(name=rname, bounds=_in_window(bounds) if window else bounds,
                               setup=tuple(tuple(s) for s in setup), body=(),

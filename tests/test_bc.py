@@ -31,9 +31,7 @@ MIRRORS = [NEU, ref.neumann(0.5), ref.neumann(-2.0), ref.dirichlet(1.5), ref.rob
 # The IR does not give the ghost rules the axis spacing yet (its `_mapped` calls `_axis_map`
 # without `h`), so rules that depend on h (Neumann with a flux, Robin with b != 0) are right for
 # h = 1 only until it does. Strict: once it does, these cases pass and the mark must go.
-SPACING_PENDING = pytest.mark.xfail(strict=True, reason="the IR does not pass the axis spacing to "
-                                                        "the ghost rules yet")
-SPACINGS = [1.0, pytest.param(0.5, marks=SPACING_PENDING)]
+SPACINGS = [1.0, 0.5]
 
 
 def to_api(side):
@@ -83,7 +81,7 @@ def test_1d_periodic(backend):
     check_system(backend, [[(PER, PER)]], 1, [(n,) for n in range(1, 6)], 1.0, radius=2)
 
 
-@pytest.mark.parametrize("h", [1.0, pytest.param((0.5, 1.5), marks=SPACING_PENDING)])
+@pytest.mark.parametrize("h", [1.0, (0.5, 1.5)])
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_2d_per_axis_and_side(backend, h):
     """Radius 2 reads the corners, which are filled axis by axis, axis 0 first."""
@@ -105,7 +103,7 @@ def test_2d_periodic_beside_the_others(backend):
     check_system(backend, per_field, 2, [(1, 2), (3, 5)], 1.0, radius=1)
 
 
-@pytest.mark.parametrize("h", [1.0, pytest.param((0.5, 1.0, 2.0), marks=SPACING_PENDING)])
+@pytest.mark.parametrize("h", [1.0, (0.5, 1.0, 2.0)])
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_3d(backend, h):
     r1, r2 = ref.robin(1.0, 2.0, 0.5), ref.robin(2.0, 0.5, -1.0)
@@ -195,7 +193,6 @@ def test_a_singular_robin_is_an_error_naming_it():
         sc.compile_stencil(laplace(laplace(u)), bc=bc, backend="numpy")
 
 
-@SPACING_PENDING
 def test_a_robin_is_singular_for_a_spacing():
     with pytest.raises(StencilError, match="singular"):
         sc.compile_stencil(laplace(sc.Field("u")), bc=Robin(1, -0.25, 0), spacing=0.5, backend="numpy")
