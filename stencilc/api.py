@@ -1,57 +1,60 @@
-"""`compile_stencil` and `generate`: the pipeline end to end (DESIGN.md), through the cache.
+"""`compile_stencil` and `generate`: the pipeline end to end, through the cache.
 
-Takes what the user wrote and the options of API.md §4; gives a `Stencil` (or source text). The cache
-is looked up from the checked problem and options before any lowering, so a warm compile costs only
-the front end and a library load.
+Takes what the user wrote and the options of `compile_stencil`; gives a `Stencil` (or source text).
+What a target needs is read from its backend's declaration (`backends.Backend`): the kernel is built
+and the declared passes are run by name, so nothing here knows a target. The cache is looked up from
+the checked problem and options before any lowering, so a warm compile costs only the front end and
+a library load.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from types import ModuleType
 
 from . import cache as _cache
-from .backends import target as _target
+from .backends import TARGETS, target as _target
+from .describe import describe
 from .errors import StencilError
 from .ir import Kernel, build_kernel
 from .passes import eliminate_common_subexpressions, fuse_euler, reuse_fluxes
-from .describe import describe
 from .stencil import Stencil
 from .symbolic import Problem, check_problem
 
-GENERATE_TARGETS = ("c", "numpy", "numba", "cuda")
+# the IR passes by the names that backends declare and that join the cache key
+PASSES = {
+    "fuse_euler": fuse_euler,
+    "reuse_fluxes:all": reuse_fluxes,
+    "reuse_fluxes:innermost": functools.partial(reuse_fluxes, innermost_only=True),
+    "cse": eliminate_common_subexpressions,
+}
+
+# the kernel variants and the passes each runs before the backend's own: "euler" is the update
+# kernel `u + dt*f(u)`, which gets the backend's multi-step driver where it has one
+VARIANTS = {"rhs": (), "euler": ("fuse_euler",)}
 
 
-VARIANTS = ("rhs", "euler")
+def _passes(backend: ModuleType, variant: str) -> tuple[str, ...]:
+    return VARIANTS[variant] + backend.BACKEND.passes
 
 
-# targets whose templates keep carried values in buffers (passes/reuse.py): along every axis, or
-# along the contiguous axis only
-REUSE_TARGETS = {"c": "all", "numba": "innermost"}
-
-# targets that vectorise the middle of the boundary strips (ir.build_kernel(split_strips=True));
-# numba keeps one shared function per strip (compile time), numpy stays the plain reference
-SPLIT_STRIP_TARGETS = {"c"}
+def _kernel(problem: Problem, name: str, backend: ModuleType, variant: str = "rhs") -> Kernel:
+    kernel = build_kernel(problem, name=name, split_strips=backend.BACKEND.split_strips)
+    for p in _passes(backend, variant):
+        kernel = PASSES[p](kernel)
+    return kernel
 
 
-def _kernel(problem: Problem, name: str, variant: str = "rhs", target: str = "c") -> Kernel:
-    kernel = build_kernel(problem, name=name, split_strips=target in SPLIT_STRIP_TARGETS)
-    if variant == "euler":
-        kernel = fuse_euler(kernel)
-    if target in REUSE_TARGETS:
-        kernel = reuse_fluxes(kernel, innermost_only=REUSE_TARGETS[target] == "innermost")
-    return eliminate_common_subexpressions(kernel)
+def _steps_driver(backend: ModuleType, variant: str) -> bool:
+    return backend.BACKEND.steps_driver and variant == "euler"
 
 
-def _render(problem: Problem, target: str, name: str, variant: str = "rhs") -> tuple[str, Kernel]:
-    kernel = _kernel(problem, name, variant, target)
-    signature = None
-    if target in ("c", "cuda"):  # the CUDA host launcher has the C signature
-        from .backends.c import signature as c_signature
-        signature = c_signature(kernel)
-    header = describe(problem, name, target, signature)
-    # fastmath is part of Numba's source (a decorator argument); update kernels get a multi-step
-    # driver where the target has one
-    return _target(target).render(kernel, header, fastmath=problem.fastmath,
-                                  steps_driver=variant == "euler"), kernel
+def _render(problem: Problem, backend: ModuleType, name: str, variant: str = "rhs") -> tuple[str, Kernel]:
+    kernel = _kernel(problem, name, backend, variant)
+    header = describe(problem, name, backend.BACKEND.name, backend.signature(kernel))
+    # fastmath is part of Numba's source (a decorator argument)
+    return backend.render(kernel, header, fastmath=problem.fastmath,
+                          steps_driver=_steps_driver(backend, variant)), kernel
 
 
 def _check_name(name: str) -> str:
@@ -60,22 +63,22 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _build(problem: Problem, backend: str, cache: bool, variant: str = "rhs"):
-    """(runner, source, radius, from_cache) for `problem` on `backend`, through the cache."""
-    tgt = _target(backend)
+def _build(problem: Problem, backend_name: str, cache: bool, variant: str = "rhs"):
+    """(runner, source, radius, from_cache) for `problem` on the backend, through the cache."""
+    backend = _target(backend_name)
+    spec = backend.BACKEND
+    spec.require()
     name = "stencil_rhs"
-    key = _cache.make_key(problem.key(), backend, name, variant, tgt.toolchain_id(problem.fastmath))
+    passes = _passes(backend, variant)
+    key = _cache.make_key(problem.key(), spec.name, name, variant, " ".join(passes),
+                          f"split_strips={spec.split_strips}", backend.toolchain_id(problem.fastmath))
 
     def populate(directory: Path) -> dict:
         source, kernel = _render(problem, backend, name, variant)
-        tgt.build(source, directory, problem.fastmath)
-        from .backends.c import signature as c_signature
-        meta = {"backend": backend, "name": kernel.name, "dtype": problem.dtype, "radius": kernel.radius,
-                "signature": c_signature(kernel), "source_file": tgt.SOURCE_FILE}
-        if backend == "c" and variant == "euler":
-            from .backends.c import steps_signature
-            meta["steps_signature"] = steps_signature(kernel)
-        return meta
+        backend.build(source, directory, problem.fastmath)
+        return {"backend": spec.name, "name": kernel.name, "dtype": problem.dtype, "radius": kernel.radius,
+                "source_file": spec.source_file, "passes": list(passes),
+                **backend.metadata(kernel, _steps_driver(backend, variant))}
 
     found = _cache.lookup(key) if cache else None
     from_cache = found is not None
@@ -83,12 +86,12 @@ def _build(problem: Problem, backend: str, cache: bool, variant: str = "rhs"):
         found = _cache.store(key, populate) if cache else _cache.build_uncached(populate)
     directory, meta = found
     source = (directory / meta["source_file"]).read_text()
-    return tgt.load(directory, meta), source, meta["radius"], from_cache
+    return backend.load(directory, meta), source, meta["radius"], from_cache
 
 
 def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backend="c",
                     dtype="float64", spacing=1.0, fastmath=False, cache=True) -> Stencil:
-    """Compile a right-hand side into a callable `Stencil` (API.md §4)."""
+    """Compile a right-hand side into a callable `Stencil` for `backend` (one of `backends.TARGETS`)."""
     _target(backend)
     problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
                             spacing=spacing, fastmath=fastmath)
@@ -102,23 +105,28 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
 
 def generate(rhs, *, target="c", name="stencil_rhs", state=None, fields=None, ndim=2, bc="neumann",
              dtype="float64", spacing=1.0, fastmath=False) -> str:
-    """The source for `target` without compiling it; for "c" exactly what `stencilc emit` writes."""
-    if target not in GENERATE_TARGETS:
-        raise StencilError(f"target {target!r} is not known; accepted: {', '.join(GENERATE_TARGETS)}")
+    """The source for `target` without compiling it (no compiler, Numba, CuPy or GPU needed); for
+    "c" exactly what `stencilc emit` writes."""
+    backend = _target(target, what="target")
     problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
                             spacing=spacing, fastmath=fastmath)
-    return _render(problem, target, _check_name(name))[0]
+    return _render(problem, backend, _check_name(name))[0]
 
 
-def generate_header(rhs, *, name="stencil_rhs", state=None, fields=None, ndim=2, bc="neumann",
-                    dtype="float64", spacing=1.0, fastmath=False) -> str:
-    """A C header declaring the function that `generate(..., target="c")` (or "cuda") defines."""
-    from .backends.c import signature as c_signature
+def generate_header(rhs, *, target="c", name="stencil_rhs", state=None, fields=None, ndim=2,
+                    bc="neumann", dtype="float64", spacing=1.0, fastmath=False) -> str:
+    """A C header declaring the function that `generate(..., target=target)` defines, for the
+    targets with a C prototype ("c", and "cuda" for its host launcher)."""
     from .templates_env import environment
+    backend = _target(target, what="target")
     problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
                             spacing=spacing, fastmath=fastmath)
-    kernel = _kernel(problem, _check_name(name))
-    signature = c_signature(kernel)
+    kernel = _kernel(problem, _check_name(name), backend)
+    signature = backend.signature(kernel)
+    if signature is None:
+        with_prototype = [t for t in TARGETS if _target(t).signature(kernel) is not None]
+        raise StencilError(f"target {target!r} defines no C function to declare in a header; "
+                           f"headers are for {', '.join(with_prototype)}")
     return environment().get_template("c/header.h.j2").render(
-        header=describe(problem, name, "c", signature), guard=f"STENCILC_{name.upper()}_H",
+        header=describe(problem, name, target, signature), guard=f"STENCILC_{name.upper()}_H",
         prototype=signature)

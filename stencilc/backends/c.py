@@ -1,6 +1,6 @@
 """C backend: the kernel IR printed as one standalone C99 + OpenMP file, built and loaded with cffi.
 
-Takes a `Kernel`; gives C source (through `CPrinter`, a `C99CodePrinter` subclass, and
+Takes a `Kernel`; gives C source (through `printing.CLikePrinter`, a `C99CodePrinter` subclass, and
 `templates/c/kernel.c.j2`), a shared library built by the system C compiler, and a callable loaded
 with cffi in ABI mode. The interior loop is `#pragma omp simd` and branch-free; math functions are
 declared `omp declare simd` so that glibc's libmvec vectorises them. The file is exactly what
@@ -9,7 +9,6 @@ declared `omp declare simd` so that glibc's libmvec vectorises them. The file is
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import platform
 import re
@@ -18,15 +17,14 @@ import subprocess
 from pathlib import Path
 
 import sympy as sp
-from sympy.codegen.ast import float32, float64, real
-from sympy.printing.c import C99CodePrinter
 
 from ..errors import StencilError
-from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, index
-from .printing import linear_index, linear_offset, small_integer_power, stride, stride_definitions
+from ..ir import Kernel, index
+from .backend import Backend, host_id
+from .printing import CTYPE, CLikePrinter, arguments, c_declarations, stride
 
-SOURCE_FILE = "kernel.c"
-CTYPE = {"float64": "double", "float32": "float"}
+BACKEND = Backend(name="c", source_file="kernel.c", passes=("reuse_fluxes:all", "cse"), split_strips=True,
+                  steps_driver=True)
 # grids with fewer points than this run on one thread (measured: a team costs ~10 µs and far more
 # when the cores are shared)
 MIN_PARALLEL_POINTS = 32768
@@ -38,61 +36,14 @@ _LIBMVEC = [("sin", 1, None), ("cos", 1, None), ("exp", 1, None), ("log", 1, Non
             ("asin", 1, (2, 35)), ("acos", 1, (2, 35)), ("atan", 1, (2, 35)), ("atan2", 2, (2, 35))]
 
 
-class CPrinter(C99CodePrinter):
-    """C99 printer that knows the kernel IR's accesses, integer min/max and the kernel dtype."""
-
-    def __init__(self, dtype: str, ndim: int):
-        super().__init__(settings={"type_aliases": {real: float32 if dtype == "float32" else float64}})
-        self.ndim = ndim
-
-    def _print(self, expr, **kwargs) -> str:
-        # constants such as pi or sqrt(2) become literals: <math.h> has no M_PI under -std=c99
-        if isinstance(expr, sp.Expr) and expr.is_number and not (expr.is_Rational or expr.is_Float):
-            expr = sp.Float(sp.N(expr, 17), 17)
-        return super()._print(expr, **kwargs)
-
-    def _print_Access(self, expr: Access) -> str:
-        off = linear_offset(expr.offset, self.ndim)
-        return f"{expr.field}[{self._print(sp.Symbol('ix') + off)}]"
-
-    def _print_MappedAccess(self, expr: MappedAccess) -> str:
-        return f"{expr.field}[{self._print(linear_index(expr.args[1:], self.ndim))}]"
-
-    def _print_IntMin(self, expr: IntMin) -> str:
-        a, b = (self._print(x) for x in expr.args)
-        return f"(({a}) < ({b}) ? ({a}) : ({b}))"
-
-    def _print_IntMax(self, expr: IntMax) -> str:
-        a, b = (self._print(x) for x in expr.args)
-        return f"(({a}) > ({b}) ? ({a}) : ({b}))"
-
-    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
-        *branches, (last, cond) = expr.args
-        if cond != sp.true:
-            raise StencilError(f"{expr}: a Piecewise needs a final (value, True) branch")
-        text = self._print(last)
-        for value, c in reversed(branches):
-            text = f"(({self._print(c)}) ? ({self._print(value)}) : ({text}))"
-        return text
-
-    def _print_Pow(self, expr: sp.Pow) -> str:
-        small = small_integer_power(expr)
-        if small is None:
-            return super()._print_Pow(expr)
-        base, n = small
-        product = "*".join([f"({self._print(base)})"] * abs(n))
-        if n < 0:
-            return f"(1/({product}))"
-        return f"({product})"
-
-
-def _carried(region, loops: list[dict], p: CPrinter, ndim: int):
+def _carried(view: dict, region, p: CLikePrinter, ndim: int):
     """Buffers for the region's carried values, and the loops that fill them (see passes/reuse.py).
 
     Along the contiguous axis a line buffer is filled by a vectorised loop before the innermost loop;
     along an outer axis k a buffer over axes > k holds the values one step back and is refilled at
     the start of each thread's chunk (k = 0) or before the loop over axis k (k > 0).
     """
+    loops = view["loops"]
     for lp in loops:
         lp["before"], lp["head"] = [], []
     buffers, reads, writes = [], [], []
@@ -104,10 +55,9 @@ def _carried(region, loops: list[dict], p: CPrinter, ndim: int):
         if c.axis == last:
             buffers.append({"name": buf, "size": f"n{last}"})
             loops[last]["before"].append({
-                "buffer": buf, "index": f"i{last}", "value": p.doprint(c.value),
-                "ix": p.doprint(linear_index(idx, ndim)),
-                "loops": [{"var": f"i{last}", "start": p.doprint(region.bounds[last][0] - 1),
-                           "stop": p.doprint(region.bounds[last][1])}]})
+                "buffer": buf, "index": f"i{last}", "value": p.doprint(c.value), "ix": p.point_index(),
+                "loops": [{"var": f"i{last}", "start": p.index(region.bounds[last][0] - 1),
+                           "stop": p.index(region.bounds[last][1])}]})
             reads += [{"name": c.current.name, "value": f"{buf}[i{last}]"},
                       {"name": c.previous.name, "value": f"{buf}[i{last} - 1]"}]
             continue
@@ -115,53 +65,47 @@ def _carried(region, loops: list[dict], p: CPrinter, ndim: int):
         j = p.doprint(sp.Add(*[idx[b] * stride(b, ndim) for b in inner]))
         back = list(idx)
         back[c.axis] = idx[0] - 1 if c.axis == 0 else region.bounds[c.axis][0] - 1
-        fill = {"buffer": buf, "index": j, "value": p.doprint(c.value),
-                "ix": p.doprint(linear_index(back, ndim)),
-                "loops": [{"var": f"i{b}", "start": p.doprint(region.bounds[b][0]),
-                           "stop": p.doprint(region.bounds[b][1])} for b in inner]}
+        fill = {"buffer": buf, "index": j, "value": p.doprint(c.value), "ix": p.point_index(back),
+                "loops": [{"var": f"i{b}", "start": p.index(region.bounds[b][0]),
+                           "stop": p.index(region.bounds[b][1])} for b in inner]}
         (loops[0]["head"] if c.axis == 0 else loops[c.axis]["before"]).append(fill)
         reads += [{"name": c.previous.name, "value": f"{buf}[{j}]"},
                   {"name": c.current.name, "value": p.doprint(c.value)}]
         writes.append({"buffer": buf, "index": j, "name": c.current.name})
-    return buffers, reads, writes
+    view.update(buffers=buffers, carried_reads=reads, carried_writes=writes,
+                chunked=any(c.axis == 0 for c in region.carried))
+
+
+def _steps_arguments(kernel: Kernel, restrict: str) -> list[str]:
+    """The multi-step driver's parameters: the kernel's, with a spare array per state field after
+    the outputs and the number of steps last."""
+    ct = CTYPE[kernel.dtype]
+    args = c_declarations(kernel, restrict)
+    at = len(args) - len(kernel.index_arguments)
+    spares = [f"{ct} *{restrict} _spare_{s}" for s in kernel.state]
+    return args[:at] + spares + args[at:] + ["const int64_t steps"]
 
 
 def _steps_driver(kernel: Kernel) -> dict:
-    src = {s: f"_src_{s}" for s in kernel.state}
-    dst = {s: f"_dst_{s}" for s in kernel.state}
-    call = [src[s] for s in kernel.state] + list(kernel.fields) + list(kernel.scalars)
-    call += [dst[s] for s in kernel.state] + [f"n{a}" for a in range(kernel.ndim)]
-    return {"arguments": _steps_argument_list(kernel, restrict=True), "call": call,
+    # each step reads the last step's result (_src_*) and writes the next one (_dst_*)
+    rename = {s: f"_src_{s}" for s in kernel.state}
+    rename.update({o: f"_dst_{s}" for s, o in zip(kernel.state, kernel.outputs)})
+    return {"arguments": _steps_arguments(kernel, " restrict"),
+            "call": [rename.get(n, n) for _, n in arguments(kernel)],
             "state": [{"name": s, "out": o} for s, o in zip(kernel.state, kernel.outputs)]}
-
-
-def _argument_list(kernel: Kernel, restrict: bool) -> list[str]:
-    ct = CTYPE[kernel.dtype]
-    r = " restrict" if restrict else ""
-    args = [f"const {ct} *{r} {n}" for n in kernel.inputs]
-    args += [f"const {ct} {p}" for p in kernel.scalars]
-    args += [f"{ct} *{r} {o}" for o in kernel.outputs]
-    args += [f"const int64_t n{a}" for a in range(kernel.ndim)]
-    return args
-
-
-def _steps_argument_list(kernel: Kernel, restrict: bool) -> list[str]:
-    ct = CTYPE[kernel.dtype]
-    r = " restrict" if restrict else ""
-    args = _argument_list(kernel, restrict)
-    at = len(kernel.inputs) + len(kernel.scalars) + len(kernel.outputs)
-    spares = [f"{ct} *{r} _spare_{s}" for s in kernel.state]
-    return args[:at] + spares + args[at:] + ["const int64_t steps"]
 
 
 def signature(kernel: Kernel) -> str:
     """The C prototype (without `restrict`), as cffi's `cdef` and headers want it."""
-    return f"void {kernel.name}({', '.join(_argument_list(kernel, restrict=False))});"
+    return f"void {kernel.name}({', '.join(c_declarations(kernel))});"
 
 
-def steps_signature(kernel: Kernel) -> str:
-    """The prototype of the multi-step driver that `render(..., steps_driver=True)` adds."""
-    return f"void {kernel.name}_steps({', '.join(_steps_argument_list(kernel, restrict=False))});"
+def metadata(kernel: Kernel, steps_driver: bool) -> dict:
+    """What `load` needs in the cache entry: the prototypes of the functions in the library."""
+    meta = {"signature": signature(kernel)}
+    if steps_driver:
+        meta["steps_signature"] = f"void {kernel.name}_steps({', '.join(_steps_arguments(kernel, ''))});"
+    return meta
 
 
 def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
@@ -172,41 +116,19 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
     defines `<name>_steps`, which applies it `steps` times in one call.
     """
     from ..templates_env import environment
-    p = CPrinter(kernel.dtype, kernel.ndim)
-    ct = CTYPE[kernel.dtype]
+    p = CLikePrinter(kernel.dtype, kernel.ndim)
     regions = []
     for region in kernel.regions:
-        loops = []
-        for a, (start, stop) in enumerate(region.bounds):
-            loops.append({
-                "depth": a, "var": f"i{a}", "start": p.doprint(start), "stop": p.doprint(stop),
-                "innermost": a == kernel.ndim - 1,
-                "setup": [{"type": "int64_t" if s.is_index else ct, "name": s.target.name,
-                           "value": p.doprint(s.value)} for s in region.setup[a]],
-            })
-        point = linear_index([index(a) for a in range(kernel.ndim)], kernel.ndim)
-        buffers, reads, writes = _carried(region, loops, p, kernel.ndim)
-        regions.append({
-            "buffers": buffers, "carried_reads": reads, "carried_writes": writes,
-            "chunked": any(c.axis == 0 for c in region.carried),
-            "comment": region.name + (": direct neighbour reads" if region.interior else
-                                      ": reads mapped by the boundary conditions, direct along the "
-                                      "contiguous axis" if region.vector else
-                                      ": reads mapped by the boundary conditions"),
-            "interior": region.interior,
-            "vector": region.vector,
-            "loops": loops,
-            "linear_index": p.doprint(point),
-            "body": [{"type": ct, "name": b.target.name, "value": p.doprint(b.value)} for b in region.body],
-            "stores": [{"array": s.output, "index": "ix" if region.interior else p.doprint(point),
-                        "value": p.doprint(s.value)} for s in region.stores],
-        })
+        view = p.view(region)
+        _carried(view, region, p, kernel.ndim)
+        view["linear_index"] = p.point_index()
+        regions.append(view)
     sfx = LIBM_SUFFIX[kernel.dtype]
     return environment().get_template("c/kernel.c.j2").render(
-        header=header, name=kernel.name, ctype=ct, arguments=_argument_list(kernel, restrict=True),
-        strides=[{"name": n, "value": p.doprint(v)} for n, v in stride_definitions(kernel.ndim)],
-        regions=regions, steps_driver=_steps_driver(kernel) if steps_driver else None, total_size="*".join(f"n{a}" for a in range(kernel.ndim)),
-        min_parallel_points=MIN_PARALLEL_POINTS,
+        header=header, name=kernel.name, ctype=CTYPE[kernel.dtype],
+        arguments=c_declarations(kernel, " restrict"), strides=p.strides(), regions=regions,
+        steps_driver=_steps_driver(kernel) if steps_driver else None,
+        total_size="*".join(f"n{a}" for a in range(kernel.ndim)), min_parallel_points=MIN_PARALLEL_POINTS,
         vector_math=[{"name": n + sfx, "arity": k, "since": since} for n, k, since in _LIBMVEC],
     )
 
@@ -231,16 +153,6 @@ def flags(fastmath: bool) -> list[str]:
     return base
 
 
-def _cpu_identity() -> str:
-    """What `-march=native` depends on: the CPU model and feature flags."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    keep = [ln for ln in text.splitlines() if ln.startswith(("model name", "flags", "Features", "CPU part"))]
-    return "\n".join(sorted(set(keep)))
-
-
 @functools.lru_cache(maxsize=None)
 def toolchain_id(fastmath: bool) -> str:
     """Everything outside the source that changes the binary: compiler, its version, flags, CPU."""
@@ -250,14 +162,13 @@ def toolchain_id(fastmath: bool) -> str:
                                  timeout=30).stdout
     except (OSError, subprocess.SubprocessError) as e:
         raise StencilError(f"the C compiler {cc!r} does not run ({e}); use backend='numpy' or 'numba'")
-    cpu = hashlib.sha256(_cpu_identity().encode()).hexdigest()[:16]
-    return f"{cc}|{version.strip()}|{' '.join(flags(fastmath))}|{platform.machine()}|{cpu}"
+    return f"{cc}|{version.strip()}|{' '.join(flags(fastmath))}|{host_id()}"
 
 
 def build(source: str, directory: Path, fastmath: bool) -> Path:
     """Compile `source` into `directory/kernel.so`; errors name the compiler and say what to use instead."""
     cc = compiler()
-    c_file = directory / "kernel.c"
+    c_file = directory / BACKEND.source_file
     so_file = directory / "kernel.so"
     c_file.write_text(source)
     cmd = cc.split() + flags(fastmath) + [str(c_file), "-o", str(so_file), "-lm"]

@@ -1,7 +1,7 @@
 """CUDA backend: the kernel IR printed as CUDA C++, one `__global__` kernel per region, run with CuPy.
 
-Takes a `Kernel`; gives CUDA source (through `CudaPrinter`, the C backend's printer specialised for
-device code, and `templates/cuda/kernel.cu.j2`): one `extern "C" __global__` kernel per region, a
+Takes a `Kernel`; gives CUDA source (through `CudaPrinter`, printing.py's C-like printer specialised
+for device code, and `templates/cuda/kernel.cu.j2`): one `extern "C" __global__` kernel per region, a
 thread per grid point over the region's box (axis ndim-1 along x so that neighbouring threads read
 neighbouring elements), with grid-stride loops so that any launch covers the box, and an `extern "C"`
 host launcher with the C backend's signature (device pointers) for programs built with nvcc. At run
@@ -18,11 +18,11 @@ import sympy as sp
 from sympy.core.function import Application
 
 from ..errors import StencilError
-from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, index, inline_carried
-from .c import CTYPE, CPrinter
-from .printing import linear_index, stride_definitions
+from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, inline_carried
+from .backend import Backend, no_metadata
+from .printing import CLikePrinter, argument_names, c_declarations, float_literal
 
-SOURCE_FILE = "kernel.cu"
+BACKEND = Backend(name="cuda", source_file="kernel.cu", passes=("cse",))
 # threads per block along (x, y, z); x runs along the innermost (contiguous) axis
 BLOCK = {1: (256, 1, 1), 2: (32, 8, 1), 3: (32, 4, 2)}
 # CUDA's limits on the number of blocks along x, y, z
@@ -31,29 +31,26 @@ INDEX = "long long"   # 64-bit index arithmetic without <stdint.h>, which NVRTC 
 ALTERNATIVES = "use backend='numpy' (always available), 'c' or 'numba' instead"
 
 
-class CudaPrinter(CPrinter):
-    """Device-code expressions: the C printer's accesses, index maps and powers, with two CUDA rules.
+class CudaPrinter(CLikePrinter):
+    """Device-code expressions: C99 with 64-bit indices and one CUDA rule.
 
     CUDA C++ resolves a math call by overloading, and a call with an integer argument such as
     `fmax(2, u)` or `atan2(u, 1)` picks a host-only `constexpr` template from the C++ library, which
     device code may not call; so numeric arguments of math functions are printed as literals of the
     kernel's dtype. (Constants such as `pi` or `sqrt(2)` are literals already, as in C.)
     """
+    index_type = INDEX
 
     def _print(self, expr, **kwargs) -> str:
         if (isinstance(expr, Application) and not isinstance(expr, (Access, MappedAccess, IntMin, IntMax))
                 and any(a.is_number for a in expr.args)):
-            expr = expr.func(*[_literal(a) if a.is_number else a for a in expr.args])
+            expr = expr.func(*[float_literal(a) if a.is_number else a for a in expr.args])
         return super()._print(expr, **kwargs)
 
     def _print_Pow(self, expr: sp.Pow) -> str:
         if expr.base.is_number:
-            return super()._print_Pow(sp.Pow(_literal(expr.base), expr.exp, evaluate=False))
+            return super()._print_Pow(sp.Pow(float_literal(expr.base), expr.exp, evaluate=False))
         return super()._print_Pow(expr)
-
-
-def _literal(number: sp.Expr) -> sp.Float:
-    return sp.Float(sp.N(number, 17), 17)
 
 
 def _dims(ndim: int) -> list[str]:
@@ -61,57 +58,36 @@ def _dims(ndim: int) -> list[str]:
     return ["xyz"[ndim - 1 - a] for a in range(ndim)]
 
 
-def device_arguments(kernel: Kernel) -> list[str]:
-    ct = CTYPE[kernel.dtype]
-    args = [f"const {ct} * __restrict__ {n}" for n in kernel.inputs]
-    args += [f"const {ct} {p}" for p in kernel.scalars]
-    args += [f"{ct} * __restrict__ {o}" for o in kernel.outputs]
-    args += [f"const {INDEX} n{a}" for a in range(kernel.ndim)]
-    return args
+def signature(kernel: Kernel) -> str:
+    """The host launcher's C prototype (device pointers)."""
+    return f"void {kernel.name}({', '.join(c_declarations(kernel))});"
+
+
+metadata = no_metadata   # load finds the region kernels in the source
 
 
 def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
            steps_driver: bool = False) -> str:
     """The kernel as one CUDA translation unit (device kernels + host launcher)."""
     from ..templates_env import environment
-    from .c import _argument_list
     kernel = inline_carried(kernel)   # a thread per point: nothing is carried from one point to the next
     p = CudaPrinter(kernel.dtype, kernel.ndim)
-    ct = CTYPE[kernel.dtype]
     dims = _dims(kernel.ndim)
     block = BLOCK[kernel.ndim]
     regions = []
     for region in kernel.regions:
-        loops = []
-        for a, (start, stop) in enumerate(region.bounds):
-            loops.append({
-                "depth": a, "var": f"i{a}", "dim": dims[a], "start": p.doprint(start),
-                "stop": p.doprint(stop),
-                "setup": [{"type": INDEX if s.is_index else ct, "name": s.target.name,
-                           "value": p.doprint(s.value)} for s in region.setup[a]],
-            })
-        point = linear_index([index(a) for a in range(kernel.ndim)], kernel.ndim)
-        regions.append({
-            "name": region.name,
-            "comment": region.name + (": direct neighbour reads" if region.interior
-                                      else ": reads mapped by the boundary conditions"),
-            "interior": region.interior,
-            "loops": loops,
-            "grid": [{"axis": dims.index(d), "threads": block[k], "limit": GRID_LIMIT[k]} if d in dims else None
-                     for k, d in enumerate("xyz")],
-            "linear_index": p.doprint(point),
-            "body": [{"type": ct, "name": b.target.name, "value": p.doprint(b.value)} for b in region.body],
-            "stores": [{"array": s.output, "index": "ix" if region.interior else p.doprint(point),
-                        "value": p.doprint(s.value)} for s in region.stores],
-        })
+        view = p.view(region)
+        for lp in view["loops"]:
+            lp["dim"] = dims[lp["depth"]]
+        view["grid"] = [{"axis": dims.index(d), "threads": block[k], "limit": GRID_LIMIT[k]} if d in dims else None
+                        for k, d in enumerate("xyz")]
+        view["linear_index"] = p.point_index()
+        regions.append(view)
     return environment().get_template("cuda/kernel.cu.j2").render(
         header=header, name=kernel.name, ndim=kernel.ndim,
-        device_arguments=device_arguments(kernel),
-        host_arguments=_argument_list(kernel, restrict=False),
-        call_arguments=list(kernel.inputs + kernel.scalars + kernel.outputs)
-        + [f"n{a}" for a in range(kernel.ndim)],
-        strides=[{"name": n, "value": p.doprint(v)} for n, v in stride_definitions(kernel.ndim)],
-        regions=regions, block=block, grid_limit=GRID_LIMIT, index_type=INDEX,
+        device_arguments=c_declarations(kernel, " __restrict__", INDEX),
+        host_arguments=c_declarations(kernel), call_arguments=argument_names(kernel),
+        strides=p.strides(), regions=regions, block=block, index_type=INDEX,
     )
 
 
@@ -152,7 +128,7 @@ def toolchain_id(fastmath: bool) -> str:
 def build(source: str, directory: Path, fastmath: bool) -> None:
     """Write the source and its NVRTC options; compile once so that errors surface here."""
     cp = cupy()
-    (directory / "kernel.cu").write_text(source)
+    (directory / BACKEND.source_file).write_text(source)
     (directory / "nvrtc_options.txt").write_text("\n".join(nvrtc_options(fastmath)) + "\n")
     try:
         module = cp.RawModule(code=source, options=nvrtc_options(fastmath))
@@ -187,7 +163,7 @@ def load(directory: Path, meta: dict):
     """A runner that launches every region kernel; host arrays are copied to and from the device."""
     import numpy as np
     cp = cupy()
-    source = (directory / "kernel.cu").read_text()
+    source = (directory / BACKEND.source_file).read_text()
     options = tuple((directory / "nvrtc_options.txt").read_text().split())
     module = cp.RawModule(code=source, options=options)
     names = region_kernels(source)

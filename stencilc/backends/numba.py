@@ -11,14 +11,14 @@ and calls the vectorisable maths of `numba_math`. Those are valid for trigonomet
 a limit; each interior row reports whether any argument reached it and is then recomputed with the
 full-range functions. Boundary strips read through the IR's index maps, like the C template.
 Literals carry the kernel dtype, so float32 kernels stay float32 (Numba would widen `2*x` to float64).
+This module does not import Numba: generating the source needs none, building and running do.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import importlib.util
-import platform
+import json
 import sys
 from pathlib import Path
 
@@ -26,14 +26,24 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import StencilError
-from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, index
-from . import numba_math
-from .printing import nested_call, small_integer_power
+from ..ir import Kernel
+from .backend import Backend, host_id, no_metadata, no_prototype
+from .printing import PointPrinter, argument_names, declarations
 
-MODULE_FILE = SOURCE_FILE = "kernel.py"
+BACKEND = Backend(name="numba", source_file="kernel.py", passes=("reuse_fluxes:innermost", "cse"),
+                  requires=("numba",))
+
+# numba_math's functions by SymPy name, per dtype: (full-range, vectorisable, the vectorisable
+# one's argument limit or None)
+VECTOR_MATH = {
+    "float64": {"sin": ("sin64", "sin64_v", "TRIG_LIMIT64"), "cos": ("cos64", "cos64_v", "TRIG_LIMIT64"),
+                "exp": ("exp64", "exp64", None), "tanh": ("tanh64", "tanh64", None)},
+    "float32": {"sin": ("sin32", "sin32_v", "TRIG_LIMIT32"), "cos": ("cos32", "cos32_v", "TRIG_LIMIT32"),
+                "exp": ("exp32", "exp32", None), "tanh": ("tanh32", "tanh32", None)},
+}
 
 
-class NumbaPrinter(PythonCodePrinter):
+class NumbaPrinter(PointPrinter, PythonCodePrinter):
     """Python printer for kernel IR expressions inside `@njit` code of one dtype.
 
     `vector=True` prints the branch-free maths of `numba_math` and records, in `limited`, every
@@ -55,7 +65,6 @@ class NumbaPrinter(PythonCodePrinter):
     # ------------------------------------------------------------------ modes and literals
 
     def index(self, expr) -> str:
-        """Print integer index arithmetic."""
         saved, self._in_index = self._in_index, True
         try:
             return self._print(sp.sympify(expr))
@@ -114,38 +123,15 @@ class NumbaPrinter(PythonCodePrinter):
                 self._in_index = saved
         return super()._print_Relational(expr)
 
-    # ------------------------------------------------------------------ IR nodes
+    # ------------------------------------------------------------------ the target's syntax
 
-    def _print_Access(self, expr: Access) -> str:
-        idx = [self.index(index(a) + int(o)) for a, o in enumerate(expr.offset)]
-        return f"{expr.field}[{', '.join(idx)}]"
+    def element(self, array: str, indices) -> str:
+        return f"{array}[{', '.join(self.index(i) for i in indices)}]"
 
-    def _print_MappedAccess(self, expr: MappedAccess) -> str:
-        return f"{expr.field}[{', '.join(self.index(m) for m in expr.args[1:])}]"
+    def conditional(self, cond: str, then: str, otherwise: str) -> str:
+        return f"(({then}) if ({cond}) else ({otherwise}))"
 
-    def _print_IntMin(self, expr: IntMin) -> str:
-        return f"min({self.index(expr.args[0])}, {self.index(expr.args[1])})"
-
-    def _print_IntMax(self, expr: IntMax) -> str:
-        return f"max({self.index(expr.args[0])}, {self.index(expr.args[1])})"
-
-    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
-        *branches, (last, cond) = expr.args
-        if cond != sp.true:
-            raise StencilError(f"{expr}: a Piecewise needs a final (value, True) branch")
-        text = self._print(last)
-        for value, c in reversed(branches):
-            text = f"(({self._print(value)}) if ({self._print(c)}) else ({text}))"
-        return text
-
-    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
-        if self._in_index:
-            return super()._print_Pow(expr, rational)
-        small = small_integer_power(expr)
-        if small is not None:
-            base, n = small
-            product = "*".join([f"({self._print(base)})"] * abs(n))
-            return f"({self._literal(1)}/({product}))" if n < 0 else f"({product})"
+    def power(self, expr: sp.Pow) -> str:
         base, e = expr.args
         if e == sp.S.Half:
             return f"_math.sqrt({self._print(base)})"
@@ -154,14 +140,8 @@ class NumbaPrinter(PythonCodePrinter):
     def _print_sign(self, expr) -> str:
         return f"_numpy.sign({self._print(expr.args[0])})"
 
-    def _print_Min(self, expr) -> str:
-        return nested_call(self, "min", expr.args)
-
-    def _print_Max(self, expr) -> str:
-        return nested_call(self, "max", expr.args)
-
     def _vector_math(self, expr) -> str:
-        full, vector, limit = numba_math.FUNCTIONS[self.dtype][type(expr).__name__]
+        full, vector, limit = VECTOR_MATH[self.dtype][type(expr).__name__]
         arg = self._print(expr.args[0])
         if self.vector and limit is not None:
             self.limited.append((limit, arg))
@@ -170,8 +150,25 @@ class NumbaPrinter(PythonCodePrinter):
     _print_sin = _print_cos = _print_exp = _print_tanh = _vector_math
 
 
-def _row_function_arguments(kernel: Kernel) -> list[str]:
-    return list(kernel.inputs + kernel.scalars + kernel.outputs) + [f"n{a}" for a in range(kernel.ndim)]
+def _limited(printer: NumbaPrinter) -> list[dict]:
+    return [{"limit": lim, "arg": arg} for lim, arg in printer.limited]
+
+
+def _variant(region, kernel: Kernel, vector: bool, constants: dict) -> dict:
+    """The region printed with the full-range maths or (`vector`) the vectorisable maths: its view,
+    its line buffers, and the arguments that must stay below the vector maths' limits."""
+    carried = []
+    for k, c in enumerate(region.carried):
+        if c.axis != kernel.ndim - 1:
+            raise StencilError(f"numba keeps carried values along the last axis only ({c})")
+        cp = NumbaPrinter(kernel.dtype, vector=vector, constants=constants)
+        carried.append({"buffer": f"_line{k}", "current": c.current.name, "previous": c.previous.name,
+                        "value": cp.doprint(c.value), "limited": _limited(cp)})
+    p = NumbaPrinter(kernel.dtype, vector=vector, constants=constants)
+    return {**p.view(region), "carried": carried, "limited": _limited(p)}
+
+
+signature, metadata = no_prototype, no_metadata   # a Python module: load needs only its KERNEL
 
 
 def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
@@ -182,56 +179,23 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
     boundary: dict[str, dict] = {}
     constants: dict[str, str] = {}
     for region in kernel.regions:
-        printers = {"exact": NumbaPrinter(kernel.dtype, constants=constants)}
-        if region.interior:
-            printers["vector"] = NumbaPrinter(kernel.dtype, vector=True, constants=constants)
-        variants = {}
-        for kind, p in printers.items():
-            carried = []
-            for k, c in enumerate(region.carried):
-                if c.axis != kernel.ndim - 1:
-                    raise StencilError(f"numba keeps carried values along the last axis only ({c})")
-                cp = NumbaPrinter(kernel.dtype, vector=p.vector, constants=constants)
-                carried.append({"buffer": f"_line{k}", "current": c.current.name,
-                                "previous": c.previous.name, "value": cp.doprint(c.value),
-                                "limited": [{"limit": lim, "arg": arg} for lim, arg in cp.limited]})
-            variants[kind] = {
-                "carried": carried,
-                "body": [{"name": b.target.name, "value": p.index(b.value) if b.is_index else p.doprint(b.value)}
-                         for b in region.body],
-                "stores": [{"array": s.output, "value": p.doprint(s.value)} for s in region.stores],
-            }
-        p = printers["exact"]
-        loops = []
-        for a, (start, stop) in enumerate(region.bounds):
-            loops.append({
-                "depth": a, "var": f"i{a}", "start": p.index(start), "stop": p.index(stop),
-                "setup": [{"name": s.target.name,
-                           "value": p.index(s.value) if s.is_index else p.doprint(s.value)}
-                          for s in region.setup[a]],
-            })
-        point = ", ".join(f"i{a}" for a in range(kernel.ndim))
-        limited = printers["vector"].limited if region.interior else []
-        entry = {
-            "name": region.name, "interior": region.interior, "loops": loops, "point": point,
-            "comment": region.name + (": direct neighbour reads, vectorised row function"
-                                      if region.interior else ": reads mapped by the boundary conditions"),
-            "exact": variants["exact"], "vector": variants.get("vector"),
-            "limited": [{"limit": lim, "arg": arg} for lim, arg in limited],
-        }
+        exact = _variant(region, kernel, False, constants)
+        entry = {"name": region.name, "interior": region.interior, "loops": exact["loops"], "exact": exact,
+                 "vector": _variant(region, kernel, True, constants) if region.interior else None}
         if not region.interior:
             # boundary strips that compute the same thing share one (serial) function: Numba's
             # compile time grows with the code, and a strip is O(n^(d-1)) work
-            code = json.dumps([[lp["setup"] for lp in loops], variants["exact"]], sort_keys=True)
-            fn = boundary.setdefault(code, {"fn": f"_boundary{len(boundary)}", "loops": loops,
-                                            "exact": variants["exact"], "point": point})
+            code = json.dumps([[lp["setup"] for lp in exact["loops"]], exact["body"], exact["stores"]],
+                              sort_keys=True)
+            fn = boundary.setdefault(code, {"fn": f"_boundary{len(boundary)}", "loops": exact["loops"],
+                                            "exact": exact})
             entry["call"] = fn["fn"]
         regions.append(entry)
     return environment().get_template("numba/kernel.py.j2").render(
         header=header, name=kernel.name, dtype=kernel.dtype, ndim=kernel.ndim, fastmath=bool(fastmath),
-        inputs=list(kernel.inputs), params=list(kernel.scalars), outputs=list(kernel.outputs),
-        sizes=[f"n{a}" for a in range(kernel.ndim)], arguments=_row_function_arguments(kernel),
-        regions=regions, boundary_functions=list(boundary.values()),
+        signature=declarations(kernel, {"input": "_IN", "scalar": f"_numba.{kernel.dtype}", "output": "_OUT",
+                                        "index": "_numba.int64"}),
+        arguments=argument_names(kernel), regions=regions, boundary_functions=list(boundary.values()),
         outer=[f"i{a}" for a in range(kernel.ndim - 1)],
         constants=[{"name": n, "value": v} for v, n in constants.items()],
     )
@@ -242,16 +206,11 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
 @functools.lru_cache(maxsize=None)
 def toolchain_id(fastmath: bool) -> str:
     """Everything outside the source that changes the machine code: Numba, LLVM, Python, the CPU."""
-    try:
-        import llvmlite
-        import numba
-    except ImportError as e:
-        raise StencilError(f"backend='numba' needs numba ({e}); install it with `pip install numba`, "
-                           "or use backend='c' or backend='numpy'")
-    from .c import _cpu_identity
-    cpu = hashlib.sha256(_cpu_identity().encode()).hexdigest()[:16]
+    BACKEND.require()
+    import llvmlite
+    import numba
     return (f"numba {numba.__version__}|llvmlite {llvmlite.__version__}|{sys.version.split()[0]}|"
-            f"{platform.machine()}|{cpu}|fastmath={bool(fastmath)}")
+            f"{host_id()}|fastmath={bool(fastmath)}")
 
 
 def _import(path: Path):
@@ -280,14 +239,14 @@ def build(source: str, directory: Path, fastmath: bool = False) -> None:
     next to it (`directory/__pycache__`), so loading the entry later needs no compilation. (With
     NUMBA_CACHE_DIR set, Numba keys its cache by this temporary path instead: the first load from the
     entry's final place then compiles once more.)"""
-    path = directory / MODULE_FILE
+    path = directory / BACKEND.source_file
     path.write_text(source)
     _import(path)
 
 
 def load(directory: Path, meta: dict | None = None):
     """A runner for the kernel of the module in `directory` (machine code from Numba's cache)."""
-    fn = _import(directory / MODULE_FILE).KERNEL
+    fn = _import(directory / BACKEND.source_file).KERNEL
 
     def run(arrays, params, outputs, shape):
         # the kernel's signature takes read-only inputs, so any array of the right type matches

@@ -1,9 +1,11 @@
 """Vectorisable maths for the Numba backend: sin, cos, exp, tanh in float64 and float32.
 
 Takes nothing from the pipeline; gives `@numba.njit` functions that the Numba printer calls instead of
-`math.sin` & co. PyPI's llvmlite has no SVML, so a `math.sin` inside a Numba loop stays a scalar libm
-call; these are written only with arithmetic, `numpy.rint`, fused multiply-adds and integer bit
-tricks, with every branch a select, so that LLVM inlines and vectorises them (AVX-512 on zmm here).
+`math.sin` & co. (backends/numba.py's `VECTOR_MATH` names them per dtype; only the generated modules
+import this one, as it needs Numba). PyPI's llvmlite has no SVML, so a `math.sin` inside a Numba loop
+stays a scalar libm call; these are written only with arithmetic, `numpy.rint`, fused multiply-adds
+and integer bit tricks, with every branch a select, so that LLVM inlines and vectorises them
+(AVX-512 on zmm here).
 
 * sin, cos: Cody–Waite reduction by pi/2 in three FMA steps (pi/2 split into three doubles, or three
   floats), then fdlibm's minimax polynomials (cephes' for float32) on [-pi/4, pi/4], the quadrant
@@ -259,11 +261,3 @@ def tanh32(x):
     t = t if x > _ZERO_F else -t
     return x if abs(x) < _TINY_TANH32 else t
 
-
-# name in SymPy -> (full-range function, vectorisable function, argument limit or None), per dtype
-FUNCTIONS = {
-    "float64": {"sin": ("sin64", "sin64_v", "TRIG_LIMIT64"), "cos": ("cos64", "cos64_v", "TRIG_LIMIT64"),
-                "exp": ("exp64", "exp64", None), "tanh": ("tanh64", "tanh64", None)},
-    "float32": {"sin": ("sin32", "sin32_v", "TRIG_LIMIT32"), "cos": ("cos32", "cos32_v", "TRIG_LIMIT32"),
-                "exp": ("exp32", "exp32", None), "tanh": ("tanh32", "tanh32", None)},
-}

@@ -9,75 +9,51 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, Region
+from ..ir import Kernel, size
 from ..templates_env import environment
-from .printing import nested_call
+from .backend import Backend, no_metadata, no_prototype
+from .printing import KernelPrinter, declarations, point_offset
+
+BACKEND = Backend(name="numpy", source_file="kernel.py", passes=("cse",))
 
 
-class NumPyKernelPrinter(NumPyPrinter):
-    """Prints IR expressions over whole regions: accesses as slices or `numpy.ix_` gathers."""
+class NumPyKernelPrinter(KernelPrinter, NumPyPrinter):
+    """Prints IR expressions over whole regions: an element at the loop point plus a constant is a
+    slice of the region's box, any other (an index map's result) a `numpy.ix_` gather."""
+
+    min_function = "numpy.minimum"
+    max_function = "numpy.maximum"
 
     def __init__(self):
         super().__init__(settings={"fully_qualified_modules": True, "inline": True})
-        self.region: Region | None = None
 
-    def _print_Access(self, expr: Access) -> str:
-        parts = []
-        for (start, stop), o in zip(self.region.bounds, expr.offset):
-            parts.append(f"{self._print(start + o)}:{self._print(stop + o)}")
-        return f"{expr.field}[{', '.join(parts)}]"
+    def element(self, array: str, indices) -> str:
+        offset = point_offset(indices)
+        if offset is None:
+            return f"{array}[numpy.ix_({', '.join(self._print(i) for i in indices)})]"
+        box = [f"{self._print(start + o)}:{self._print(stop + o)}"
+               for (start, stop), o in zip(self.region.bounds, offset)]
+        return f"{array}[{', '.join(box)}]"
 
-    def _print_MappedAccess(self, expr: MappedAccess) -> str:
-        return f"{expr.field}[numpy.ix_({', '.join(self._print(m) for m in expr.args[1:])})]"
+    def conditional(self, cond: str, then: str, otherwise: str) -> str:
+        return f"numpy.where({cond}, {then}, {otherwise})"
 
-    def _print_IntMin(self, expr: IntMin) -> str:
-        return f"min({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
-    def _print_IntMax(self, expr: IntMax) -> str:
-        return f"max({self._print(expr.args[0])}, {self._print(expr.args[1])})"
-
-    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
-        *branches, (last, _) = expr.args
-        text = self._print(last)
-        for value, cond in reversed(branches):
-            text = f"numpy.where({self._print(cond)}, {self._print(value)}, {text})"
-        return text
-
-    def _print_Min(self, expr) -> str:
-        return nested_call(self, "numpy.minimum", expr.args)
-
-    def _print_Max(self, expr) -> str:
-        return nested_call(self, "numpy.maximum", expr.args)
+signature, metadata = no_prototype, no_metadata   # a Python function: load needs only its name
 
 
 def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
            steps_driver: bool = False) -> str:
-    """The kernel as a Python module defining one function of the C signature's arguments."""
+    """The kernel as a Python module defining one function of the C signature's arguments (the
+    sizes are read off the outputs)."""
     p = NumPyKernelPrinter()
-    regions = []
-    for region in kernel.regions:
-        p.region = region
-        axes = []
-        for a, (start, stop) in enumerate(region.bounds):
-            axes.append({"axis": a, "var": f"i{a}", "start": p.doprint(start), "stop": p.doprint(stop),
-                         "setup": [{"name": s.target.name, "value": p.doprint(s.value),
-                                    "is_index": s.is_index} for s in region.setup[a]]})
-        regions.append({
-            "comment": region.name + (": shifted slices" if region.interior
-                                      else ": reads mapped by the boundary conditions"),
-            "nonempty": [f"{ax['stop']} > {ax['start']}" for ax in axes],
-            "axes": [] if region.interior else axes,
-            "box": ", ".join(f"{ax['start']}:{ax['stop']}" for ax in axes),
-            "body": [{"name": b.target.name, "value": p.doprint(b.value)} for b in region.body],
-            "stores": [{"array": s.output, "value": p.doprint(s.value)} for s in region.stores],
-        })
     return environment().get_template("numpy/kernel.py.j2").render(
         header=header, name=kernel.name, dtype=kernel.dtype, ndim=kernel.ndim,
-        arguments=list(kernel.inputs + kernel.scalars + kernel.outputs),
-        sizes=[f"n{a}" for a in range(kernel.ndim)], outputs=kernel.outputs, regions=regions)
+        arguments=declarations(kernel, {"input": "{}", "scalar": "{}", "output": "{}"}),
+        sizes=[size(a).name for a in range(kernel.ndim)], outputs=kernel.outputs,
+        regions=[p.view(region) for region in kernel.regions])
 
 
 def load_source(source: str, name: str):
@@ -87,10 +63,7 @@ def load_source(source: str, name: str):
     return namespace[name]
 
 
-# ------------------------------------------------------------------ the backend interface (backends/__init__.py)
-
-SOURCE_FILE = "kernel.py"
-
+# ------------------------------------------------------------------ building and loading
 
 def toolchain_id(fastmath: bool) -> str:
     import numpy
@@ -98,11 +71,11 @@ def toolchain_id(fastmath: bool) -> str:
 
 
 def build(source: str, directory: Path, fastmath: bool) -> None:
-    (directory / SOURCE_FILE).write_text(source)
+    (directory / BACKEND.source_file).write_text(source)
 
 
 def load(directory: Path, meta: dict):
-    fn = load_source((directory / SOURCE_FILE).read_text(), meta["name"])
+    fn = load_source((directory / BACKEND.source_file).read_text(), meta["name"])
 
     def run(arrays, params, outputs, shape):
         fn(*arrays, *params, *outputs)

@@ -1,15 +1,28 @@
-"""Printing helpers shared by the backends: what every target prints the same way.
+"""Printing shared by the backends: the rules every target prints alike, so each printer adds syntax.
 
-Takes kernel IR nodes; gives the pieces of text a template needs (linear offsets of accesses in
-row-major arrays, integer powers as products) so that each backend's printer only adds its syntax.
+Takes kernel IR nodes; gives text. `KernelPrinter` is a mixin for SymPy code printers: every array
+element goes through its one `element` method (a target says how it subscripts), integer min/max,
+`Piecewise` as nested conditionals and n-ary `Min`/`Max` folded into binary calls go through small
+per-target hooks, and `view(region)` is the per-region data (loops, bounds, index maps, temporaries,
+stores) every template reads. `PointPrinter` adds what targets computing one point at a time share
+(small integer powers as products, constants as floating literals); `CLikePrinter` is C99 for the C
+and CUDA targets. Also here: row-major strides, and argument lists in call order.
 """
 from __future__ import annotations
 
 import sympy as sp
+from sympy.codegen.ast import float32, float64, real
+from sympy.printing.c import C99CodePrinter
+
+from ..ir import Access, Assign, Kernel, MappedAccess, Region, index
 
 # integer powers up to this are printed as products (exact enough, and vectorisable everywhere)
 MAX_UNROLLED_POWER = 4
 
+CTYPE = {"float64": "double", "float32": "float"}
+
+
+# --------------------------------------------------------------------------- layout
 
 def stride(axis: int, ndim: int) -> sp.Expr:
     """Row-major stride of `axis` in elements, over the size symbols (`st{axis}` in generated code)."""
@@ -35,6 +48,43 @@ def linear_index(indices, ndim: int) -> sp.Expr:
     return sp.Add(*[i * stride(a, ndim) for a, i in enumerate(indices)])
 
 
+def point_offset(indices) -> list[int] | None:
+    """The per-axis offsets of `indices` from the loop point (i0, i1, ...), when every index is the
+    loop index plus a constant; else None (an index map's result)."""
+    offset = [sp.sympify(i) - index(a) for a, i in enumerate(indices)]
+    return [int(o) for o in offset] if all(o.is_Integer for o in offset) else None
+
+
+# --------------------------------------------------------------------------- arguments
+
+def arguments(kernel: Kernel) -> list[tuple[str, str]]:
+    """The kernel's arguments in call order, as (kind, name): the state arrays and input fields
+    ("input"), the scalars, parameters then runtime scalars such as `_dt` ("scalar"), the output
+    arrays ("output"), then the integers: the grid sizes, and a row window's rows ("index")."""
+    return ([("input", n) for n in kernel.inputs] + [("scalar", p) for p in kernel.scalars]
+            + [("output", o) for o in kernel.outputs] + [("index", s.name) for s in kernel.index_arguments])
+
+
+def declarations(kernel: Kernel, formats: dict[str, str]) -> list[str]:
+    """Every argument in call order written by the format of its kind (`{}` is its name); kinds
+    without a format are left out."""
+    return [formats[kind].format(name) for kind, name in arguments(kernel) if kind in formats]
+
+
+def argument_names(kernel: Kernel) -> list[str]:
+    return [name for _, name in arguments(kernel)]
+
+
+def c_declarations(kernel: Kernel, restrict: str = "", index_type: str = "int64_t") -> list[str]:
+    """C-like parameters in call order: arrays of the kernel dtype (inputs const), scalars, then the
+    integers; `restrict` is the target's no-alias qualifier with its leading space, or ""."""
+    ct = CTYPE[kernel.dtype]
+    return declarations(kernel, {"input": f"const {ct} *{restrict} {{}}", "scalar": f"const {ct} {{}}",
+                                 "output": f"{ct} *{restrict} {{}}", "index": f"const {index_type} {{}}"})
+
+
+# --------------------------------------------------------------------------- printers
+
 def small_integer_power(expr: sp.Pow):
     """(base, n) when `expr` is base**n with 1 < |n| <= MAX_UNROLLED_POWER, else None."""
     b, e = expr.args
@@ -43,9 +93,157 @@ def small_integer_power(expr: sp.Pow):
     return None
 
 
-def nested_call(printer, function: str, args) -> str:
-    """`f(f(a, b), c)` for an n-ary SymPy function printed through a binary one (Min -> minimum)."""
-    text = printer._print(args[0])
-    for a in args[1:]:
-        text = f"{function}({text}, {printer._print(a)})"
-    return text
+def float_literal(number: sp.Expr) -> sp.Float:
+    """A number such as pi or sqrt(2) as a floating literal, to double precision."""
+    return sp.Float(sp.N(number, 17), 17)
+
+
+class KernelPrinter:
+    """Mixin for a SymPy code printer of kernel IR expressions (listed before the SymPy printer).
+
+    A target defines `element(array, indices)`, how it writes the element of `array` at per-axis
+    index expressions, and `conditional(cond, then, otherwise)`; it may change `int_extremum` (an
+    integer min/max), `min_function`/`max_function` (the binary min/max that n-ary ones fold into),
+    `index` (how integer index arithmetic is printed) and, for typed languages, `index_type` and
+    `value_type` (the types of index and value declarations).
+    """
+    min_function = "min"
+    max_function = "max"
+    index_type: str | None = None
+    value_type: str | None = None
+    # the region being printed (set by `view`): element positions may depend on its box or point
+    region: Region | None = None
+
+    def element(self, array: str, indices) -> str:
+        raise NotImplementedError
+
+    def conditional(self, cond: str, then: str, otherwise: str) -> str:
+        raise NotImplementedError
+
+    def int_extremum(self, function: str, a: str, b: str) -> str:
+        return f"{function}({a}, {b})"
+
+    def index(self, expr) -> str:
+        """Integer index arithmetic: loop bounds, index maps."""
+        return self._print(sp.sympify(expr))
+
+    def _print_Access(self, expr: Access) -> str:
+        return self.element(expr.field, [index(a) + int(o) for a, o in enumerate(expr.offset)])
+
+    def _print_MappedAccess(self, expr: MappedAccess) -> str:
+        return self.element(expr.field, expr.args[1:])
+
+    def _print_IntMin(self, expr) -> str:
+        return self.int_extremum("min", *(self.index(a) for a in expr.args))
+
+    def _print_IntMax(self, expr) -> str:
+        return self.int_extremum("max", *(self.index(a) for a in expr.args))
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        *branches, (last, cond) = expr.args
+        assert cond == sp.true, f"{expr}: the front end gives every Piecewise a final True branch"
+        text = self._print(last)
+        for value, c in reversed(branches):
+            then = self._print(value)
+            text = self.conditional(self._print(c), then, text)
+        return text
+
+    def _fold(self, function: str, args) -> str:
+        """`f(f(a, b), c)` for an n-ary function printed through a binary one."""
+        text = self._print(args[0])
+        for a in args[1:]:
+            text = f"{function}({text}, {self._print(a)})"
+        return text
+
+    def _print_Min(self, expr) -> str:
+        return self._fold(self.min_function, expr.args)
+
+    def _print_Max(self, expr) -> str:
+        return self._fold(self.max_function, expr.args)
+
+    def assignment(self, a: Assign) -> dict:
+        return {"type": self.index_type if a.is_index else self.value_type, "name": a.target.name,
+                "value": self.index(a.value) if a.is_index else self.doprint(a.value),
+                "is_index": a.is_index}
+
+    def view(self, region: Region) -> dict:
+        """What a template needs of one region, printed: its name and kind, per axis its loop (the
+        variable, bounds and the index-map assignments made once that index is known), the
+        temporaries computed at each point and the stores into the outputs."""
+        self.region = region
+        ndim = len(region.bounds)
+        point = [index(a) for a in range(ndim)]
+        return {
+            "name": region.name, "interior": region.interior, "vector": region.vector,
+            "loops": [{"depth": a, "var": index(a).name, "start": self.index(start), "stop": self.index(stop),
+                       "innermost": a == ndim - 1, "setup": [self.assignment(s) for s in region.setup[a]]}
+                      for a, (start, stop) in enumerate(region.bounds)],
+            "body": [self.assignment(b) for b in region.body],
+            "stores": [{"element": self.element(s.output, point), "value": self.doprint(s.value)}
+                       for s in region.stores],
+        }
+
+
+class PointPrinter(KernelPrinter):
+    """For code that computes one point at a time (C, CUDA, Numba): small integer powers become
+    products (no pow call, so loops vectorise), and constants such as pi or sqrt(2) become floating
+    literals (no library constant of another precision, and C99's <math.h> has no M_PI)."""
+
+    def _print(self, expr, **kwargs) -> str:
+        if isinstance(expr, sp.Expr) and expr.is_number and expr.is_real and not (expr.is_Rational or expr.is_Float):
+            expr = float_literal(expr)
+        return super()._print(expr, **kwargs)
+
+    def power(self, expr: sp.Pow) -> str:
+        """Any other power, as the target prints it."""
+        return super()._print_Pow(expr)
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        small = small_integer_power(expr)
+        if small is None:
+            return self.power(expr)
+        base, n = small
+        product = "*".join([f"({self._print(base)})"] * abs(n))
+        return f"({self._print(sp.Integer(1))}/({product}))" if n < 0 else f"({product})"
+
+
+class CLikePrinter(PointPrinter, C99CodePrinter):
+    """C99 expressions of the kernel IR in one dtype, for the C-like targets.
+
+    Arrays are row-major with the strides `st<a>`; in the interior, where a template defines `ix`
+    (the point's linear index), a neighbour is `ix` plus its offset.
+    """
+    index_type = "int64_t"
+
+    def __init__(self, dtype: str, ndim: int):
+        super().__init__(settings={"type_aliases": {real: float32 if dtype == "float32" else float64}})
+        self.ndim = ndim
+        self.value_type = CTYPE[dtype]
+
+    @property
+    def min_function(self) -> str:
+        return "fmin" + self._get_func_suffix(real)
+
+    @property
+    def max_function(self) -> str:
+        return "fmax" + self._get_func_suffix(real)
+
+    def point_index(self, indices=None) -> str:
+        """The linear index of the point at `indices` (default: the loop point), the `ix` of templates."""
+        return self._print(linear_index(indices or [index(a) for a in range(self.ndim)], self.ndim))
+
+    def element(self, array: str, indices) -> str:
+        offset = point_offset(indices)
+        if offset is not None and self.region is not None and self.region.interior:
+            return f"{array}[{self._print(sp.Symbol('ix') + linear_offset(offset, self.ndim))}]"
+        return f"{array}[{self._print(linear_index(indices, self.ndim))}]"
+
+    def conditional(self, cond: str, then: str, otherwise: str) -> str:
+        return f"(({cond}) ? ({then}) : ({otherwise}))"
+
+    def int_extremum(self, function: str, a: str, b: str) -> str:
+        return f"(({a}) {'<' if function == 'min' else '>'} ({b}) ? ({a}) : ({b}))"
+
+    def strides(self) -> list[dict]:
+        """The stride definitions at the top of a C-like function."""
+        return [{"name": n, "value": self._print(v)} for n, v in stride_definitions(self.ndim)]
