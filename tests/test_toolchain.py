@@ -1,4 +1,4 @@
-"""The C backend's toolchain errors (API.md §8): a missing compiler or OpenMP names what to use."""
+"""The C backend's toolchain errors: a missing compiler or OpenMP is reported with the backends that work."""
 import os
 import stat
 
