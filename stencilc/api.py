@@ -30,27 +30,31 @@ PASSES = {
 }
 
 # the kernel variants and the passes each runs before the backend's own: "euler" is the update
-# kernel `u + dt*f(u)`, which gets the backend's multi-step driver where it has one
-VARIANTS = {"rhs": (), "euler": ("fuse_euler",)}
+# kernel `u + dt*f(u)`, which gets the backend's multi-step driver where it has one, and
+# "euler_window" the same update over a row window (ir.py), which gets its in-place driver
+VARIANTS = {"rhs": (), "euler": ("fuse_euler",), "euler_window": ("fuse_euler",)}
+WINDOWED = {"euler_window"}
 
 
 def _passes(backend: ModuleType, variant: str) -> tuple[str, ...]:
     return VARIANTS[variant] + backend.BACKEND.passes
 
 
-def _kernel(problem: Problem, name: str, backend: ModuleType, variant: str = "rhs") -> Kernel:
-    kernel = build_kernel(problem, name=name, split_strips=backend.BACKEND.split_strips)
+def _kernel(problem: Problem, name: str, backend: ModuleType, variant: str = "rhs", sides=None) -> Kernel:
+    kernel = build_kernel(problem, name=name, split_strips=backend.BACKEND.split_strips,
+                          window=variant in WINDOWED, sides=sides)
     for p in _passes(backend, variant):
         kernel = PASSES[p](kernel)
     return kernel
 
 
 def _steps_driver(backend: ModuleType, variant: str) -> bool:
-    return backend.BACKEND.steps_driver and variant == "euler"
+    return backend.BACKEND.steps_driver and variant in ("euler", "euler_window")
 
 
-def _render(problem: Problem, backend: ModuleType, name: str, variant: str = "rhs") -> tuple[str, Kernel]:
-    kernel = _kernel(problem, name, backend, variant)
+def _render(problem: Problem, backend: ModuleType, name: str, variant: str = "rhs",
+            sides=None) -> tuple[str, Kernel]:
+    kernel = _kernel(problem, name, backend, variant, sides)
     header = describe(problem, name, backend.BACKEND.name, backend.signature(kernel))
     # fastmath is part of Numba's source (a decorator argument)
     return backend.render(kernel, header, fastmath=problem.fastmath,
@@ -63,18 +67,22 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _build(problem: Problem, backend_name: str, cache: bool, variant: str = "rhs"):
-    """(runner, source, radius, from_cache) for `problem` on the backend, through the cache."""
+def _build(problem: Problem, backend_name: str, cache: bool, variant: str = "rhs", sides=None):
+    """(runner, source, radius, from_cache) for `problem` on the backend, through the cache.
+
+    `sides` (per axis a (low, high) pair of "physical"/"halo", default all physical) builds a halo
+    kernel, whose inputs carry padding beyond its halo sides (ir.build_kernel)."""
     backend = _target(backend_name)
     spec = backend.BACKEND
     spec.require()
     name = "stencil_rhs"
     passes = _passes(backend, variant)
     key = _cache.make_key(problem.key(), spec.name, name, variant, " ".join(passes),
-                          f"split_strips={spec.split_strips}", backend.toolchain_id(problem.fastmath))
+                          f"split_strips={spec.split_strips}", f"sides={sides!r}",
+                          backend.toolchain_id(problem.fastmath))
 
     def populate(directory: Path) -> dict:
-        source, kernel = _render(problem, backend, name, variant)
+        source, kernel = _render(problem, backend, name, variant, sides)
         backend.build(source, directory, problem.fastmath)
         return {"backend": spec.name, "name": kernel.name, "dtype": problem.dtype, "radius": kernel.radius,
                 "source_file": spec.source_file, "passes": list(passes),

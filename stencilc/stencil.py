@@ -11,7 +11,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .symbolic import Field, Periodic as _Periodic, Problem
+from .stepping import Stepping, check_steps
+from .symbolic import Field, Problem
 
 
 class Stencil:
@@ -21,8 +22,7 @@ class Stencil:
                  run: Callable, from_cache: bool, build_variant: Callable | None = None):
         self._problem = problem
         self._run = run
-        self._build_variant = build_variant
-        self._variants: dict[str, Callable] = {}
+        self._stepping = Stepping(len(problem.state), np.dtype(problem.dtype), radius, build_variant)
         self.backend = backend
         self.source = source
         self.radius = radius
@@ -148,126 +148,31 @@ class Stencil:
         self._run(arrays, params, outs, shape)
         return outs[0] if len(self.state) == 1 else tuple(outs)
 
-    def _variant(self, name: str) -> Callable:
-        if name not in self._variants:
-            if self._build_variant is None:
-                raise NotImplementedError("this stencil was not built with fused variants")
-            self._variants[name] = self._build_variant(name)
-        return self._variants[name]
+    # ------------------------------------------------------------------ fused Euler steps
 
     def euler_step(self, *state_arrays, dt, out=None, **inputs):
         """`u + dt*f(u)` in one fused sweep (compiled on first use); same arguments as a call.
 
         ``out`` may be the state array itself (for a system, the tuple of state arrays): the step
-        is then taken in place, through a sweep over blocks of rows that needs no grid-sized
-        work array (see `_in_place`).
+        is then taken in place, by a sweep over blocks of rows that needs no grid-sized work array.
         """
         arrays, params, shape = self._bind(state_arrays, dict(inputs))
         outs = self._outputs(out, shape, arrays, in_place=True)
-        params = params + [self._param("dt", dt)]
-        run = self._variant("euler")
-        if outs is None:
-            self._in_place(run, arrays, params, shape)
-            outs = arrays[:len(self.state)]
-        else:
-            run(arrays, params, outs, shape)
+        self._stepping.step(arrays, params + [self._param("dt", dt)], outs, shape)
+        outs = arrays[:len(self.state)] if outs is None else outs
         return outs[0] if len(self.state) == 1 else tuple(outs)
 
     def euler_steps(self, *state_arrays, dt, steps, out=None, **inputs):
         """`steps` Euler steps of size `dt` in one call.
 
-        With a separate ``out`` the state arrays are not modified, and the C backend runs the whole
-        loop in compiled code (double-buffered), which removes the per-step cost of calling from
-        Python on small grids; other backends loop over `euler_step`. With ``out`` the state
-        arrays themselves, the steps are taken in place, one blocked sweep per step.
+        With a separate ``out`` the state arrays are not modified; where the backend has a
+        compiled multi-step driver (C) the whole loop runs in compiled code, which removes the
+        per-step cost of calling from Python on small grids. With ``out`` the state arrays
+        themselves, the steps are taken in place.
         """
-        if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
-            raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+        steps = check_steps(steps)
         arrays, params, shape = self._bind(state_arrays, dict(inputs))
         outs = self._outputs(out, shape, arrays, in_place=True)
-        params = params + [self._param("dt", dt)]
-        run = self._variant("euler")
-        if outs is None:
-            for _ in range(steps):
-                self._in_place(run, arrays, params, shape)
-            outs = arrays[:len(self.state)]
-        elif steps == 0:
-            for o, a in zip(outs, arrays):
-                o[...] = a
-        elif hasattr(run, "steps"):
-            run.steps(arrays, params, outs, self._spares(shape), shape, int(steps))
-        else:
-            nstate = len(self.state)
-            src, fixed = arrays[:nstate], arrays[nstate:]
-            for k in range(steps):
-                dst = outs if (steps - 1 - k) % 2 == 0 else self._spares(shape)
-                run(list(src) + fixed, params, dst, shape)
-                src = dst
+        self._stepping.steps(arrays, params + [self._param("dt", dt)], outs, shape, steps)
+        outs = arrays[:len(self.state)] if outs is None else outs
         return outs[0] if len(self.state) == 1 else tuple(outs)
-
-    def _spares(self, shape) -> list[np.ndarray]:
-        """Work arrays for multi-step calls, kept between calls of the same shape."""
-        if getattr(self, "_spare_shape", None) != shape:
-            self._spare_arrays = [np.empty(shape, dtype=self._np_dtype) for _ in self.state]
-            self._spare_shape = shape
-        return self._spare_arrays
-
-    def _in_place(self, run, arrays, params, shape):
-        """Run `run` (a sweep writing one output per state field) with the state as its output.
-
-        The grid is swept in blocks of rows along axis 0. A block's new rows depend on the old
-        rows up to `radius` beyond it, so each block is computed into a small buffer from the
-        untouched state (the block plus `radius` rows each side, a view; the rows next to a cut
-        are recomputed and dropped), and written back only after the next block has been
-        computed, when no later block reads its old values. A periodic axis 0 reads its wrapped
-        rows from the other end: the old first rows are saved before they are overwritten.
-        Work memory: two blocks per state field (about `_BLOCK_BYTES` each) instead of a grid.
-        """
-        nstate = len(self.state)
-        state, fields = arrays[:nstate], arrays[nstate:]
-        n0, r = shape[0], max(int(self.radius), 1)
-        row_bytes = self._np_dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
-        rows = max(4 * r, _BLOCK_BYTES // max(row_bytes, 1))
-        nblocks = n0 // rows
-        if nblocks < 2:
-            outs = self._spares(shape)
-            run(arrays, params, outs, shape)
-            for s, o in zip(state, outs):
-                s[...] = o
-            return
-        periodic = isinstance(self.bc[self.state[0]][0][0], _Periodic)
-        head = [s[:r].copy() for s in state] if periodic else None
-        cuts = [k * n0 // nblocks for k in range(nblocks + 1)]
-        most = max(b - a for a, b in zip(cuts, cuts[1:])) + 2 * r
-        key = (most,) + shape[1:]
-        if getattr(self, "_block_shape", None) != key:   # kept between steps of one grid
-            self._block_buffers = [[np.empty(key, dtype=self._np_dtype) for _ in state]
-                                   for _ in range(2)]
-            self._block_shape = key
-        bufs = self._block_buffers
-        pending = None
-        for k in range(nblocks):
-            a, b = cuts[k], cuts[k + 1]
-            if periodic and k == 0:
-                ins = [np.concatenate((x[n0 - r:], x[:b + r])) for x in arrays]
-                lo = a - r
-            elif periodic and k == nblocks - 1:
-                ins = [np.concatenate((x[a - r:], h)) for x, h in zip(state, head)]
-                ins += [np.concatenate((x[a - r:], x[:r])) for x in fields]
-                lo = a - r
-            else:
-                lo, hi = max(a - r, 0), min(b + r, n0)
-                ins = [x[lo:hi] for x in arrays]
-            m = ins[0].shape[0]
-            outs = [buf[:m] for buf in bufs[k % 2]]
-            run(ins, params, outs, (m,) + shape[1:])
-            if pending is not None:
-                for s, (pa, pb, po) in zip(state, pending):
-                    s[pa:pb] = po
-            pending = [(a, b, o[a - lo:b - lo]) for o in outs]
-        for s, (pa, pb, po) in zip(state, pending):
-            s[pa:pb] = po
-
-
-# Rows per block of an in-place sweep: about this many bytes per state field and block.
-_BLOCK_BYTES = 4 << 20

@@ -70,7 +70,7 @@ def test_euler_steps_match_repeated_reference_steps(backend, steps):
 def test_euler_steps_runs_in_compiled_code_and_checks_steps():
     k = sc.compile_stencil(laplace(u), backend="c")
     k.euler_steps(np.zeros((4, 4)), dt=0.1, steps=1)
-    assert hasattr(k._variant("euler"), "steps")  # the loop runs inside the compiled library
+    assert hasattr(k._stepping.variant("euler"), "steps")  # the loop runs inside the compiled library
     with pytest.raises(ValueError, match="steps must be a non-negative integer"):
         k.euler_steps(np.zeros((4, 4)), dt=0.1, steps=-1)
     with pytest.raises(ValueError, match="steps must be a non-negative integer"):
@@ -94,9 +94,10 @@ def test_euler_steps_with_an_input_field_numpy():
 @pytest.mark.parametrize("bc", ["neumann", "periodic", "dirichlet:0.5"])
 @pytest.mark.parametrize("shape", [(1, 1), (3, 5), (40, 7), (257, 33)])
 def test_euler_step_in_place_matches_out_of_place(backend, bc, shape, monkeypatch):
-    import stencilc.stencil as st
+    import stencilc.stepping as st
     from stencilc import Dirichlet
-    monkeypatch.setattr(st, "_BLOCK_BYTES", 8 * shape[1] * 9)   # 9 rows per block
+    monkeypatch.setattr(st, "BLOCK_BYTES", 8 * shape[1] * 9)   # 9 rows per block
+    monkeypatch.setattr(st, "DRIVER_BLOCK_BYTES", 8 * shape[1] * 9)
     b = Dirichlet(0.5) if bc.startswith("dirichlet") else bc
     th, om = Field("theta"), Field("omega")
     # radius 2 (the biharmonic term) so that blocks read two rows beyond each cut
@@ -114,8 +115,9 @@ def test_euler_step_in_place_matches_out_of_place(backend, bc, shape, monkeypatc
 
 
 def test_euler_steps_in_place_system_3d(monkeypatch):
-    import stencilc.stencil as st
-    monkeypatch.setattr(st, "_BLOCK_BYTES", 8 * 6 * 5 * 4)   # 4 rows per block
+    import stencilc.stepping as st
+    monkeypatch.setattr(st, "BLOCK_BYTES", 8 * 6 * 5 * 4)   # 4 rows per block
+    monkeypatch.setattr(st, "DRIVER_BLOCK_BYTES", 8 * 6 * 5 * 4)
     a, b = Field("a"), Field("b")
     k = compile_stencil({a: laplace(a) - a * b, b: 0.5 * laplace(b) + a}, ndim=3, bc="periodic",
                         backend="c")

@@ -535,9 +535,9 @@ def test_euler_batches_steps_on_small_grids_and_lands_on_the_same_times(backend)
 def test_record_initial_false_keeps_only_the_final_frame_and_steps_in_place(monkeypatch):
     import importlib
     integ = importlib.import_module("stencilc.integrate")
-    import stencilc.stencil as st
+    import stencilc.stepping as st
     monkeypatch.setattr(integ, "_IN_PLACE_MIN_BYTES", 1)     # every grid counts as large here
-    monkeypatch.setattr(st, "_BLOCK_BYTES", 8 * 24 * 5)      # 5 rows per block
+    monkeypatch.setattr(st, "DRIVER_BLOCK_BYTES", 8 * 24 * 5)      # 5 rows per block
     u0, _ = cosine_mode((40, 24), (3, 5))
     k = stencil("heat", "c")
     calls = []

@@ -55,7 +55,7 @@ def _carried(view: dict, region, p: CLikePrinter, ndim: int):
         if c.axis == last:
             buffers.append({"name": buf, "size": f"n{last}"})
             loops[last]["before"].append({
-                "buffer": buf, "index": f"i{last}", "value": p.doprint(c.value), "ix": p.point_index(),
+                "buffer": buf, "index": f"i{last}", "value": p.doprint(c.value), "ix": p.point_indices()[0]["value"],
                 "loops": [{"var": f"i{last}", "start": p.index(region.bounds[last][0] - 1),
                            "stop": p.index(region.bounds[last][1])}]})
             reads += [{"name": c.current.name, "value": f"{buf}[i{last}]"},
@@ -65,7 +65,7 @@ def _carried(view: dict, region, p: CLikePrinter, ndim: int):
         j = p.doprint(sp.Add(*[idx[b] * stride(b, ndim) for b in inner]))
         back = list(idx)
         back[c.axis] = idx[0] - 1 if c.axis == 0 else region.bounds[c.axis][0] - 1
-        fill = {"buffer": buf, "index": j, "value": p.doprint(c.value), "ix": p.point_index(back),
+        fill = {"buffer": buf, "index": j, "value": p.doprint(c.value), "ix": p.point_indices(back)[0]["value"],
                 "loops": [{"var": f"i{b}", "start": p.index(region.bounds[b][0]),
                            "stop": p.index(region.bounds[b][1])} for b in inner]}
         (loops[0]["head"] if c.axis == 0 else loops[c.axis]["before"]).append(fill)
@@ -95,6 +95,22 @@ def _steps_driver(kernel: Kernel) -> dict:
             "state": [{"name": s, "out": o} for s, o in zip(kernel.state, kernel.outputs)]}
 
 
+def _in_place_arguments(kernel: Kernel) -> list[str]:
+    """The in-place driver's parameters: the state arrays (written), the input fields, the scalars,
+    three block buffers per state field, the grid sizes and the rows per block."""
+    ct = CTYPE[kernel.dtype]
+    args = [f"{ct} *{s}" for s in kernel.state] + [f"const {ct} *{f}" for f in kernel.fields]
+    args += [f"const {ct} {p}" for p in kernel.scalars]
+    args += [f"{ct} *_blk{k}_{s}" for k in range(3) for s in kernel.state]
+    return args + [f"const int64_t n{a}" for a in range(kernel.ndim)] + ["const int64_t rows"]
+
+
+def _in_place_driver(kernel: Kernel) -> dict:
+    return {"arguments": _in_place_arguments(kernel), "call": [n for _, n in arguments(kernel)],
+            "state": [{"name": s, "out": o} for s, o in zip(kernel.state, kernel.outputs)],
+            "row": " * ".join([f"n{a}" for a in range(1, kernel.ndim)]) or "1"}
+
+
 def signature(kernel: Kernel) -> str:
     """The C prototype (without `restrict`), as cffi's `cdef` and headers want it."""
     return f"void {kernel.name}({', '.join(c_declarations(kernel))});"
@@ -103,7 +119,9 @@ def signature(kernel: Kernel) -> str:
 def metadata(kernel: Kernel, steps_driver: bool) -> dict:
     """What `load` needs in the cache entry: the prototypes of the functions in the library."""
     meta = {"signature": signature(kernel)}
-    if steps_driver:
+    if steps_driver and kernel.window:
+        meta["in_place_signature"] = f"void {kernel.name}_in_place({', '.join(_in_place_arguments(kernel))});"
+    elif steps_driver:
         meta["steps_signature"] = f"void {kernel.name}_steps({', '.join(_steps_arguments(kernel, ''))});"
     return meta
 
@@ -113,21 +131,23 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
     """The kernel as one standalone C99 + OpenMP translation unit.
 
     With `steps_driver`, for an update kernel (`out = u + dt*f(u)`, passes/fuse.py), the file also
-    defines `<name>_steps`, which applies it `steps` times in one call.
+    defines `<name>_steps`, which applies it `steps` times in one call; for a row window update
+    kernel it defines `<name>_in_place` instead, one step with the state as output.
     """
     from ..templates_env import environment
-    p = CLikePrinter(kernel.dtype, kernel.ndim)
+    p = CLikePrinter(kernel.dtype, kernel.ndim, kernel.layouts)
     regions = []
     for region in kernel.regions:
         view = p.view(region)
         _carried(view, region, p, kernel.ndim)
-        view["linear_index"] = p.point_index()
+        view["point_indices"] = p.point_indices()
         regions.append(view)
     sfx = LIBM_SUFFIX[kernel.dtype]
     return environment().get_template("c/kernel.c.j2").render(
         header=header, name=kernel.name, ctype=CTYPE[kernel.dtype],
         arguments=c_declarations(kernel, " restrict"), strides=p.strides(), regions=regions,
-        steps_driver=_steps_driver(kernel) if steps_driver else None,
+        steps_driver=_steps_driver(kernel) if steps_driver and not kernel.window else None,
+        in_place=_in_place_driver(kernel) if steps_driver and kernel.window else None,
         total_size="*".join(f"n{a}" for a in range(kernel.ndim)), min_parallel_points=MIN_PARALLEL_POINTS,
         vector_math=[{"name": n + sfx, "arity": k, "since": since} for n, k, since in _LIBMVEC],
     )
@@ -198,8 +218,9 @@ def _open(so_file: Path, signatures: list[str]):
 
 
 def load(directory: Path, meta: dict):
-    """A runner for the entry's library; with a multi-step driver it also has `.steps`."""
-    extra = [meta["steps_signature"]] if "steps_signature" in meta else []
+    """A runner for the entry's library; with a multi-step driver it also has `.steps`, with an
+    in-place driver `.in_place`."""
+    extra = [meta[k] for k in ("steps_signature", "in_place_signature") if k in meta]
     ffi, fns, lib = _open(directory / "kernel.so", [meta["signature"]] + extra)
     ptr = "float *" if meta["dtype"] == "float32" else "double *"
     cast = ffi.cast
@@ -212,6 +233,11 @@ def load(directory: Path, meta: dict):
         fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *params,
                *[cast(ptr, o.ctypes.data) for o in outputs],
                *[cast(ptr, o.ctypes.data) for o in spares], *shape, count)
-    if extra:
+    def in_place(arrays, params, buffers, shape, rows, _lib=lib):
+        fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *params,
+               *[cast(ptr, b.ctypes.data) for per_buffer in buffers for b in per_buffer], *shape, rows)
+    if "steps_signature" in meta:
         run.steps = steps
+    if "in_place_signature" in meta:
+        run.in_place = in_place
     return run

@@ -71,7 +71,7 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
     """The kernel as one CUDA translation unit (device kernels + host launcher)."""
     from ..templates_env import environment
     kernel = inline_carried(kernel)   # a thread per point: nothing is carried from one point to the next
-    p = CudaPrinter(kernel.dtype, kernel.ndim)
+    p = CudaPrinter(kernel.dtype, kernel.ndim, kernel.layouts)
     dims = _dims(kernel.ndim)
     block = BLOCK[kernel.ndim]
     regions = []
@@ -81,7 +81,7 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
             lp["dim"] = dims[lp["depth"]]
         view["grid"] = [{"axis": dims.index(d), "threads": block[k], "limit": GRID_LIMIT[k]} if d in dims else None
                         for k, d in enumerate("xyz")]
-        view["linear_index"] = p.point_index()
+        view["point_indices"] = p.point_indices()
         regions.append(view)
     return environment().get_template("cuda/kernel.cu.j2").render(
         header=header, name=kernel.name, ndim=kernel.ndim,

@@ -28,7 +28,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from ..errors import StencilError
 from ..ir import Kernel
 from .backend import Backend, host_id, no_metadata, no_prototype
-from .printing import PointPrinter, argument_names, declarations
+from .printing import Layouts, PointPrinter, argument_names, declarations
 
 BACKEND = Backend(name="numba", source_file="kernel.py", passes=("reuse_fluxes:innermost", "cse"),
                   requires=("numba",))
@@ -126,7 +126,7 @@ class NumbaPrinter(PointPrinter, PythonCodePrinter):
     # ------------------------------------------------------------------ the target's syntax
 
     def element(self, array: str, indices) -> str:
-        return f"{array}[{', '.join(self.index(i) for i in indices)}]"
+        return f"{array}[{', '.join(self.index(i) for i in self.positions(array, indices))}]"
 
     def conditional(self, cond: str, then: str, otherwise: str) -> str:
         return f"(({then}) if ({cond}) else ({otherwise}))"
@@ -162,9 +162,11 @@ def _variant(region, kernel: Kernel, vector: bool, constants: dict) -> dict:
         if c.axis != kernel.ndim - 1:
             raise StencilError(f"numba keeps carried values along the last axis only ({c})")
         cp = NumbaPrinter(kernel.dtype, vector=vector, constants=constants)
+        cp.layouts = Layouts(kernel.ndim, kernel.layouts)
         carried.append({"buffer": f"_line{k}", "current": c.current.name, "previous": c.previous.name,
                         "value": cp.doprint(c.value), "limited": _limited(cp)})
     p = NumbaPrinter(kernel.dtype, vector=vector, constants=constants)
+    p.layouts = Layouts(kernel.ndim, kernel.layouts)
     return {**p.view(region), "carried": carried, "limited": _limited(p)}
 
 

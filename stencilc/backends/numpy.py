@@ -11,10 +11,10 @@ from pathlib import Path
 
 from sympy.printing.numpy import NumPyPrinter
 
-from ..ir import Kernel, size
+from ..ir import Kernel
 from ..templates_env import environment
 from .backend import Backend, no_metadata, no_prototype
-from .printing import KernelPrinter, declarations, point_offset
+from .printing import KernelPrinter, Layouts, declarations, point_offset
 
 BACKEND = Backend(name="numpy", source_file="kernel.py", passes=("cse",))
 
@@ -32,10 +32,11 @@ class NumPyKernelPrinter(KernelPrinter, NumPyPrinter):
     def element(self, array: str, indices) -> str:
         offset = point_offset(indices)
         if offset is None:
-            return f"{array}[numpy.ix_({', '.join(self._print(i) for i in indices)})]"
-        box = [f"{self._print(start + o)}:{self._print(stop + o)}"
-               for (start, stop), o in zip(self.region.bounds, offset)]
-        return f"{array}[{', '.join(box)}]"
+            return f"{array}[numpy.ix_({', '.join(self._print(i) for i in self.positions(array, indices))})]"
+        # the region's box, moved by the offset, where it lies in the array
+        starts = self.positions(array, [start + o for (start, _), o in zip(self.region.bounds, offset)])
+        stops = self.positions(array, [stop + o for (_, stop), o in zip(self.region.bounds, offset)])
+        return f"{array}[{', '.join(f'{self._print(a)}:{self._print(b)}' for a, b in zip(starts, stops))}]"
 
     def conditional(self, cond: str, then: str, otherwise: str) -> str:
         return f"numpy.where({cond}, {then}, {otherwise})"
@@ -46,13 +47,12 @@ signature, metadata = no_prototype, no_metadata   # a Python function: load need
 
 def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
            steps_driver: bool = False) -> str:
-    """The kernel as a Python module defining one function of the C signature's arguments (the
-    sizes are read off the outputs)."""
+    """The kernel as a Python module defining one function of the C signature's arguments."""
     p = NumPyKernelPrinter()
+    p.layouts = Layouts(kernel.ndim, kernel.layouts)
     return environment().get_template("numpy/kernel.py.j2").render(
         header=header, name=kernel.name, dtype=kernel.dtype, ndim=kernel.ndim,
-        arguments=declarations(kernel, {"input": "{}", "scalar": "{}", "output": "{}"}),
-        sizes=[size(a).name for a in range(kernel.ndim)], outputs=kernel.outputs,
+        arguments=declarations(kernel, {"input": "{}", "scalar": "{}", "output": "{}", "index": "{}"}),
         regions=[p.view(region) for region in kernel.regions])
 
 
@@ -78,5 +78,5 @@ def load(directory: Path, meta: dict):
     fn = load_source((directory / BACKEND.source_file).read_text(), meta["name"])
 
     def run(arrays, params, outputs, shape):
-        fn(*arrays, *params, *outputs)
+        fn(*arrays, *params, *outputs, *shape)
     return run

@@ -14,7 +14,7 @@ import sympy as sp
 from sympy.codegen.ast import float32, float64, real
 from sympy.printing.c import C99CodePrinter
 
-from ..ir import Access, Assign, Kernel, MappedAccess, Region, index
+from ..ir import Access, Assign, Kernel, Layout, MappedAccess, Region, index, size
 
 # integer powers up to this are printed as products (exact enough, and vectorisable everywhere)
 MAX_UNROLLED_POWER = 4
@@ -25,27 +25,89 @@ CTYPE = {"float64": "double", "float32": "float"}
 # --------------------------------------------------------------------------- layout
 
 def stride(axis: int, ndim: int) -> sp.Expr:
-    """Row-major stride of `axis` in elements, over the size symbols (`st{axis}` in generated code)."""
+    """Row-major stride of `axis` in elements of an unpadded array (`st{axis}` in generated code)."""
     return sp.Integer(1) if axis == ndim - 1 else sp.Symbol(f"st{axis}", integer=True)
 
 
-def stride_definitions(ndim: int) -> list[tuple[str, sp.Expr]]:
-    """(name, value) of the stride symbols, innermost last: st_a = n_{a+1} * ... * n_{ndim-1}."""
-    out = []
-    for a in range(ndim - 1):
-        value = sp.Mul(*[sp.Symbol(f"n{b}", integer=True) for b in range(a + 1, ndim)])
-        out.append((f"st{a}", value))
-    return out
-
-
 def linear_offset(offset, ndim: int) -> sp.Expr:
-    """Offset of a neighbour in elements: sum of offset_a * stride_a."""
+    """Offset of a neighbour in elements of an unpadded array: sum of offset_a * stride_a."""
     return sp.Add(*[int(o) * stride(a, ndim) for a, o in enumerate(offset)])
 
 
 def linear_index(indices, ndim: int) -> sp.Expr:
-    """Row-major element index of the point with per-axis `indices`."""
+    """Row-major element index of the point with per-axis `indices` in an unpadded array."""
     return sp.Add(*[i * stride(a, ndim) for a, i in enumerate(indices)])
+
+
+class Layouts:
+    """The memory layout of every array of a kernel (`ir.Layout`), as printers need it.
+
+    Arrays of one padding share strides: unpadded arrays the classic `st<a>`, each other padding
+    its own `_st<g>_<a>`. Arrays of one padding and origin share a *frame*: the interior's linear
+    index of the loop point in it is `ix` for the first array's frame, `_ix<k>` for the others.
+    Arrays the kernel does not list (scratch buffers) are unpadded.
+    """
+
+    def __init__(self, ndim: int, layouts=()):
+        self.ndim = ndim
+        self.layouts = dict(layouts)
+        plain = Layout.plain(ndim)
+        self.paddings = [plain.padding]
+        self.frames = [(plain.padding, plain.origin)]
+        for layout in self.layouts.values():
+            if layout.padding not in self.paddings:
+                self.paddings.append(layout.padding)
+        first = next(iter(self.layouts.values()), plain)
+        self.frames = [(first.padding, first.origin)]
+        for layout in self.layouts.values():
+            if (layout.padding, layout.origin) not in self.frames:
+                self.frames.append((layout.padding, layout.origin))
+
+    def layout(self, array: str) -> Layout:
+        return self.layouts.get(array) or Layout.plain(self.ndim)
+
+    def strides(self, padding) -> tuple[sp.Expr, ...]:
+        g = self.paddings.index(padding)
+        if g == 0:
+            return tuple(stride(a, self.ndim) for a in range(self.ndim))
+        return tuple(sp.Symbol(f"_st{g}_{a}", integer=True) if a < self.ndim - 1 else sp.Integer(1)
+                     for a in range(self.ndim))
+
+    def definitions(self) -> list[tuple[str, sp.Expr]]:
+        """(name, value) of every stride symbol, innermost last within each padding."""
+        out = []
+        for padding in self.paddings:
+            values = Layout(padding, (sp.Integer(0),) * self.ndim).strides()
+            out += [(sym.name, value) for sym, value in zip(self.strides(padding), values) if sym.is_Symbol]
+        return out
+
+    def linear(self, array: str, indices) -> sp.Expr:
+        """The element index in `array` of the grid point with per-axis `indices`."""
+        layout = self.layout(array)
+        return sp.Add(*[layout.position(a, j) * st
+                        for a, (j, st) in enumerate(zip(indices, self.strides(layout.padding)))])
+
+    def point_name(self, array: str) -> str:
+        layout = self.layout(array)
+        k = self.frames.index((layout.padding, layout.origin))
+        return "ix" if k == 0 else f"_ix{k}"
+
+    def neighbour(self, array: str, offset) -> sp.Expr:
+        """The element index in `array` of the loop point plus `offset`, over its frame's `ix`."""
+        strides = self.strides(self.layout(array).padding)
+        return sp.Symbol(self.point_name(array)) + sp.Add(*[int(o) * st for o, st in zip(offset, strides)])
+
+    def point_definitions(self, indices=None) -> list[tuple[str, sp.Expr]]:
+        """(name, value) of every frame's linear index of the point at `indices` (default: the
+        loop point)."""
+        indices = indices or [index(a) for a in range(self.ndim)]
+        out = []
+        for k, (padding, origin) in enumerate(self.frames):
+            strides = self.strides(padding)
+            layout = Layout(padding, origin)
+            out.append(("ix" if k == 0 else f"_ix{k}",
+                        sp.Add(*[layout.position(a, j) * st for a, (j, st) in enumerate(zip(indices, strides))])))
+        return out
 
 
 def point_offset(indices) -> list[int] | None:
@@ -113,6 +175,15 @@ class KernelPrinter:
     value_type: str | None = None
     # the region being printed (set by `view`): element positions may depend on its box or point
     region: Region | None = None
+    # the arrays' layouts (padding, origin); None: every array unpadded, starting at the grid's origin
+    layouts: "Layouts | None" = None
+
+    def positions(self, array: str, indices) -> list:
+        """Where the grid indices `indices` lie in `array`, per axis (its padding and origin)."""
+        if self.layouts is None:
+            return list(indices)
+        layout = self.layouts.layout(array)
+        return [layout.position(a, j) for a, j in enumerate(indices)]
 
     def element(self, array: str, indices) -> str:
         raise NotImplementedError
@@ -210,15 +281,17 @@ class PointPrinter(KernelPrinter):
 class CLikePrinter(PointPrinter, C99CodePrinter):
     """C99 expressions of the kernel IR in one dtype, for the C-like targets.
 
-    Arrays are row-major with the strides `st<a>`; in the interior, where a template defines `ix`
-    (the point's linear index), a neighbour is `ix` plus its offset.
+    Arrays are row-major with the strides of their layout (`Layouts`); in the interior, where a
+    template defines `ix` (the point's linear index in each frame), a neighbour is `ix` plus its
+    offset.
     """
     index_type = "int64_t"
 
-    def __init__(self, dtype: str, ndim: int):
+    def __init__(self, dtype: str, ndim: int, layouts=()):
         super().__init__(settings={"type_aliases": {real: float32 if dtype == "float32" else float64}})
         self.ndim = ndim
         self.value_type = CTYPE[dtype]
+        self.layouts = Layouts(ndim, layouts)
 
     @property
     def min_function(self) -> str:
@@ -228,15 +301,16 @@ class CLikePrinter(PointPrinter, C99CodePrinter):
     def max_function(self) -> str:
         return "fmax" + self._get_func_suffix(real)
 
-    def point_index(self, indices=None) -> str:
-        """The linear index of the point at `indices` (default: the loop point), the `ix` of templates."""
-        return self._print(linear_index(indices or [index(a) for a in range(self.ndim)], self.ndim))
+    def point_indices(self, indices=None) -> list[dict]:
+        """The linear index of the point at `indices` (default: the loop point) in every frame:
+        the `ix` (and `_ix<k>`) that templates define."""
+        return [{"name": n, "value": self._print(v)} for n, v in self.layouts.point_definitions(indices)]
 
     def element(self, array: str, indices) -> str:
         offset = point_offset(indices)
         if offset is not None and self.region is not None and self.region.interior:
-            return f"{array}[{self._print(sp.Symbol('ix') + linear_offset(offset, self.ndim))}]"
-        return f"{array}[{self._print(linear_index(indices, self.ndim))}]"
+            return f"{array}[{self._print(self.layouts.neighbour(array, offset))}]"
+        return f"{array}[{self._print(self.layouts.linear(array, indices))}]"
 
     def conditional(self, cond: str, then: str, otherwise: str) -> str:
         return f"(({cond}) ? ({then}) : ({otherwise}))"
@@ -246,4 +320,4 @@ class CLikePrinter(PointPrinter, C99CodePrinter):
 
     def strides(self) -> list[dict]:
         """The stride definitions at the top of a C-like function."""
-        return [{"name": n, "value": self._print(v)} for n, v in stride_definitions(self.ndim)]
+        return [{"name": n, "value": self._print(v)} for n, v in self.layouts.definitions()]
