@@ -5,7 +5,7 @@
 
 Rows (each checked against the seed's NumPy code before it is timed):
 
-  seed-numpy        the seed's `NumpySolver.dudt` (shared/seeds/000_*, copied below)
+  seed-numpy        the seed's `NumpySolver.dudt` (the seed's source, copied below)
   seed-c            the seed's C++/OpenMP kernel `km_laplace_parallel<T>` ported to C (two functions,
                     float and double), compiled -O3 -fopenmp by the system cc, loaded with cffi;
                     called as the seed did: `dudt = omega.copy()` and the kernel adds into it (the

@@ -1,4 +1,4 @@
-"""The on-disk kernel cache (API.md §7).
+"""The on-disk kernel cache.
 
 Takes a key (a digest of everything that changes the generated artifact) and a function that builds
 the entry's files into a directory; gives the entry's directory and metadata. Entries are built in a

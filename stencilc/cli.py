@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .backends import TARGETS
 from .errors import StencilError
 from .symbolic import BC_WORDS, BoundaryCondition, parse_bc
 
-TARGETS = ("c", "numba", "cuda", "numpy")
 DTYPES = ("float32", "float64")
 
 DESCRIPTION = "stencilc: compile the right-hand side of a PDE, written like SymPy, into stencil code."

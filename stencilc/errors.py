@@ -1,4 +1,4 @@
-"""Errors raised by stencilc for user mistakes (API.md §8)."""
+"""Errors raised by stencilc for user mistakes: `StencilError` (a `ValueError`)."""
 
 
 class StencilError(ValueError):

@@ -1,4 +1,4 @@
-"""Lowering: the staggered, demand-driven discretisation of API.md §2.
+"""Lowering: the staggered, demand-driven, second-order discretisation.
 
 Takes a checked `Problem`; gives, for each state field, a SymPy expression over `Access(field, *offset)`
 (the field's value at the grid point plus an integer offset), parameters and numbers, and the stencil

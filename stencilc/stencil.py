@@ -1,4 +1,4 @@
-"""The `Stencil`: a compiled right-hand side you call with arrays (API.md §4).
+"""The `Stencil`: a compiled right-hand side you call with arrays.
 
 Takes the checked problem, the generated source and a backend runner; gives a callable that checks
 its arguments (names, shapes, dtypes, memory layout) with errors naming the offending argument,

@@ -89,7 +89,7 @@ def _oracle_axes(spec, ndim):
 
 
 def oracle_bcs(spec, ndim, state=("u",), inputs=()):
-    """Per-axis (low, high) bcs for every field, resolved by the rules of API.md §3."""
+    """Per-axis (low, high) bcs for every field, resolved by the boundary-condition rules (state vs input fields)."""
     named = {str(k): s for k, s in spec.items()} if isinstance(spec, dict) else {}
     out = {}
     for name in state:

@@ -1,4 +1,4 @@
-"""The on-disk cache across processes (API.md §7): reuse, corruption, concurrent builds."""
+"""The on-disk cache across processes: reuse, corruption, concurrent builds."""
 import json
 import os
 import subprocess

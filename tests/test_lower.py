@@ -1,4 +1,4 @@
-"""Lowering (API.md §2) on its own: the point expressions against hand-written stencils."""
+"""Lowering on its own: the point expressions against hand-written stencils."""
 import sympy as sp
 
 import stencilc as sc

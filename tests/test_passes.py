@@ -54,7 +54,7 @@ def test_inlined_carried_values_equal_the_plain_kernel(rhs):
     for kern in (plain, inlined):
         f = npb.load_source(npb.render(kern, ["test"]), kern.name)
         o = np.empty_like(t)
-        f(t, w, *([2.0] if "K" in kern.params else []), o)
+        f(t, w, *([2.0] if "K" in kern.params else []), o, *t.shape)
         outs.append(o)
     np.testing.assert_allclose(outs[1], outs[0], rtol=1e-13, atol=1e-13)
 

@@ -176,8 +176,9 @@ def load(directory: Path, meta: dict):
         device = [cp.asarray(a) for a in arrays]
         device_out = [o if isinstance(o, cp.ndarray) else cp.empty(o.shape, o.dtype) for o in outputs]
         args = (*device, *[scalar(x) for x in params], *device_out, *[np.int64(n) for n in shape])
+        grid_shape = shape[:outputs[0].ndim]   # a row window's rows follow the sizes
         for name, fn in zip(names, functions):
-            grid, block = launch_shape(name[len(prefix):], shape, radius)
+            grid, block = launch_shape(name[len(prefix):], grid_shape, radius)
             fn(grid, block, args)
         for o, d in zip(outputs, device_out):
             if o is not d:
