@@ -99,7 +99,60 @@ def _build(problem: Problem, backend_name: str, cache: bool, variant: str = "rhs
 
 def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backend="c",
                     dtype="float64", spacing=1.0, fastmath=False, cache=True) -> Stencil:
-    """Compile a right-hand side into a callable `Stencil` for `backend` (one of `backends.TARGETS`)."""
+    """Compile a right-hand side into a callable `Stencil` for `backend` (one of `backends.TARGETS`).
+
+    Parameters
+    ----------
+    rhs : sympy.Expr, str or dict
+        The right-hand side ``du/dt``: an expression of `Field` objects, scalar ``Symbol``
+        parameters, numbers, pointwise SymPy functions and the operators `grad`, `div`,
+        `laplace`, `D` and `dot`; a string in the same language; or, for a system, a dict
+        ``{field: rhs}`` (all computed in one fused sweep).
+    state : Field, str or sequence, optional
+        The evolving field(s). Default: the keys of a dict ``rhs``, else the one field that appears
+        under a differential operator.
+    fields : sequence of Field or str, optional
+        Input fields, in call order; fields not listed follow, sorted by name. In a string ``rhs``,
+        names not declared as state or fields are scalar parameters.
+    ndim : {1, 2, 3}
+        Number of grid dimensions.
+    bc : str, boundary condition, tuple or dict
+        ``"neumann"``, ``"periodic"``, ``"dirichlet"`` (or a word with values such as
+        ``"dirichlet:1"``), a `Neumann`, `Periodic`, `Dirichlet` or `Robin` object, a tuple with
+        one entry per axis (each a condition or a ``(low, high)`` pair), or a dict per field.
+        Input fields are Neumann unless named, except along axes periodic for the state.
+    backend : {"c", "numpy", "numba", "cuda"}
+        What the kernel is generated as and run with.
+    dtype : {"float64", "float32"}
+        The precision of the arrays, the arithmetic and the literals.
+    spacing : float or sequence of float
+        Grid spacing ``h``, one value or one per axis.
+    fastmath : bool
+        Allow reassociation, contraction and cheaper math functions (``-ffast-math`` and the like).
+    cache : bool
+        Look the kernel up in, and store it to, the on-disk cache.
+
+    Returns
+    -------
+    Stencil
+        Call it as ``k(*state_arrays, out=None, **inputs)``.
+
+    Raises
+    ------
+    StencilError
+        For any mistake in the expression or the options, naming the offending part, and where a
+        backend's compiler or module is missing.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> from stencilc import compile_stencil, div, fields, grad
+    >>> theta, omega = fields("theta omega")
+    >>> K = sp.Symbol("K")
+    >>> k = compile_stencil(omega + K * div(sp.sin(grad(theta))), ndim=2, bc="neumann")
+    >>> k.state, k.fields, k.params
+    (('theta',), ('omega',), ('K',))
+    """
     _target(backend)
     problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
                             spacing=spacing, fastmath=fastmath)
@@ -114,7 +167,24 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
 def generate(rhs, *, target="c", name="stencil_rhs", state=None, fields=None, ndim=2, bc="neumann",
              dtype="float64", spacing=1.0, fastmath=False) -> str:
     """The source for `target` without compiling it (no compiler, Numba, CuPy or GPU needed); for
-    "c" exactly what `stencilc emit` writes."""
+    "c" exactly what ``stencilc emit`` writes.
+
+    Parameters
+    ----------
+    rhs, state, fields, ndim, bc, dtype, spacing, fastmath
+        As for `compile_stencil`.
+    target : {"c", "numpy", "numba", "cuda"}
+        The language: a standalone C99 + OpenMP file, a NumPy or Numba module, or CUDA C with a
+        host launcher.
+    name : str
+        The name of the generated function.
+
+    Returns
+    -------
+    str
+        The source text. Its top comment gives the function's signature, the boundary conditions,
+        the stencilc version and the ``stencilc emit`` command that regenerates it.
+    """
     backend = _target(target, what="target")
     problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
                             spacing=spacing, fastmath=fastmath)

@@ -16,7 +16,38 @@ from .symbolic import Field, Problem
 
 
 class Stencil:
-    """A compiled right-hand side: `k(*state_arrays, out=None, **inputs)`."""
+    """A compiled right-hand side: `k(*state_arrays, out=None, **inputs)`.
+
+    Made by `compile_stencil`. A call takes the state arrays (positionally, in the order of
+    ``state``), and every input field (an array of the grid's shape) and scalar parameter by name,
+    and returns the right-hand side: one array, or a tuple for a system. ``out`` (an array, or a
+    tuple for a system) is written in place and returned. Inputs are never modified. A missing or
+    unknown argument is a ``TypeError`` naming it; a wrong shape, ndim or dtype is a
+    ``ValueError`` naming the argument, what was expected and what was given.
+
+    Attributes
+    ----------
+    source : str
+        The generated code that runs.
+    backend : str
+        ``"c"``, ``"numpy"``, ``"numba"`` or ``"cuda"``.
+    state, fields, params : tuple of str
+        The state fields, the input fields and the scalar parameters, in call order.
+    ndim : int
+        Number of grid dimensions.
+    dtype : str
+        ``"float64"`` or ``"float32"``.
+    spacing : tuple of float
+        Grid spacing per axis.
+    radius : int
+        How many cells beyond a point the stencil reads.
+    expr : sympy.Expr or dict
+        The right-hand side (for a system, a dict `Field` -> expression).
+    bc : dict
+        Per field name, per axis, the ``(low, high)`` boundary conditions.
+    from_cache : bool
+        Whether the kernel was loaded from the on-disk cache without compiling.
+    """
 
     def __init__(self, problem: Problem, *, backend: str, source: str, radius: int,
                  run: Callable, from_cache: bool, build_variant: Callable | None = None):

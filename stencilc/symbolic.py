@@ -37,7 +37,17 @@ class Field(sp.Symbol):
 
 
 def fields(names: str) -> tuple[Field, ...]:
-    """`fields("u v")` -> `(Field("u"), Field("v"))`, like `sympy.symbols`."""
+    """`fields("u v")` -> `(Field("u"), Field("v"))`, like `sympy.symbols`.
+
+    Parameters
+    ----------
+    names : str
+        Field names separated by spaces or commas.
+
+    Returns
+    -------
+    tuple of Field
+    """
     return tuple(Field(n) for n in names.replace(",", " ").split())
 
 
@@ -142,7 +152,14 @@ def _number(value: float) -> sp.Expr:
 @dataclass(frozen=True)
 class Neumann(BoundaryCondition):
     """Normal derivative `flux` on the boundary face: u[-k] = u[k-1] + (2k-1)*h*flux (zero flux:
-    a plain mirror, and fluxes through the wall are exactly zero)."""
+    a plain mirror, and fluxes through the wall are exactly zero).
+
+    Parameters
+    ----------
+    flux : float
+        The outward normal derivative ``du/dn`` on the face; ``bc="neumann:FLUX"`` on the
+        command line.
+    """
     flux: float = 0.0
     name: ClassVar[str] = "neumann"
 
@@ -168,7 +185,14 @@ class Periodic(BoundaryCondition):
 
 @dataclass(frozen=True)
 class Dirichlet(BoundaryCondition):
-    """Value `value` on the boundary face: u[-k] = 2*value - u[k-1]."""
+    """Value `value` on the boundary face: u[-k] = 2*value - u[k-1].
+
+    Parameters
+    ----------
+    value : float
+        The value on the face, half a cell outside the last cell centre;
+        ``bc="dirichlet:VALUE"`` on the command line.
+    """
     value: float = 0.0
     name: ClassVar[str] = "dirichlet"
 
@@ -186,7 +210,17 @@ class Dirichlet(BoundaryCondition):
 class Robin(BoundaryCondition):
     """`a*u + b*du/dn = value` on the boundary face, with the face value `(u[-k] + u[k-1])/2` and
     the outward normal derivative `(u[-k] - u[k-1]) / ((2k-1)*h)`, solved for u[-k]. Robin(1, 0, g)
-    is Dirichlet(g) and Robin(0, 1, g) is Neumann(g), rule for rule."""
+    is Dirichlet(g) and Robin(0, 1, g) is Neumann(g), rule for rule.
+
+    Parameters
+    ----------
+    a, b : float
+        The weights of the face value and of the outward normal derivative; not both zero. A
+        condition whose ghost equation is singular (``a/2 + b/((2k-1)*h) = 0`` for a layer the
+        stencil reaches) is a `StencilError` when the stencil is compiled.
+    value : float
+        The right-hand side ``g``; ``bc="robin:A:B:VALUE"`` on the command line.
+    """
     a: float
     b: float
     value: float
