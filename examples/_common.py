@@ -3,7 +3,7 @@ timings, the summary lines a script prints, and its pictures.
 
 Every script prints three parseable lines (besides ``wrote:`` lines for its files)::
 
-    ran: <example> size=... backend=... dtype=... method=... dt=... t_end=... steps=...
+    ran: <example> size=... backend=... dtype=... method=... dt=... [t0=...] t_end=... steps=...
     wall: compile=0.12s solve=1.05s cached=True
     check: <name>=<value> [<name>=<value> ...]
 
@@ -68,17 +68,22 @@ class Run:
         self.cached = self.cached and k.from_cache
         return k
 
-    def integrate(self, k, initial, *, inputs=None, dt, record_every=None, **options):
+    def integrate(self, k, initial, *, inputs=None, dt, record_every=None, t0=0.0, **options):
+        """`stencilc.integrate` from t0 to --t-end; prints the ``ran:`` and ``wall:`` lines. The
+        compile time counts what `compile` took and the kernels the run built before its clock
+        started (``stats["compile_seconds"]``); the solve time is the run alone."""
         a = self.args
-        steps = int(np.ceil(a.t_end / dt - 1e-9))
+        steps = int(np.ceil((a.t_end - t0) / dt - 1e-9))
         cells = np.prod(np.shape(next(iter(initial.values())) if isinstance(initial, dict) else initial))
         evals = {"euler": 1, "heun": 2, "rk4": 4, "rk45": 6}[a.method]
         work = steps * cells * evals * len(k.state) * (_NUMPY_SLOWDOWN if a.backend == "numpy" else 1)
-        sol = stencilc.integrate(k, initial, t_end=a.t_end, dt=dt, method=a.method, inputs=inputs,
+        sol = stencilc.integrate(k, initial, t_end=a.t_end, dt=dt, method=a.method, inputs=inputs, t0=t0,
                                  record_every=record_every, progress=work > _PROGRESS_WORK, **options)
         shape = "x".join(map(str, k.ndim * [a.size]))
+        since = f" t0={t0:g}" if t0 else ""
         print(f"ran: {self.name} size={shape} backend={a.backend} dtype={a.dtype} method={a.method} "
-              f"dt={dt:.4g} t_end={a.t_end:g} steps={sol.stats['steps']} rhs_evals={sol.stats['rhs_evals']}")
+              f"dt={dt:.4g}{since} t_end={a.t_end:g} steps={sol.stats['steps']} rhs_evals={sol.stats['rhs_evals']}")
+        self.compile_seconds += sol.stats["compile_seconds"]
         print(f"wall: compile={self.compile_seconds:.2f}s solve={sol.stats['wall_seconds']:.2f}s "
               f"cached={self.cached}")
         return sol
@@ -126,18 +131,28 @@ def cell_centres(n, length=1.0):
     return (np.arange(n) + 0.5) * h
 
 
-def show_field(ax, image, title, **imshow):
-    """`imshow` with the array's first index as the vertical axis, origin at the bottom, and a colour bar."""
-    im = ax.imshow(image, origin="lower", **imshow)
+def show_field(ax, image, title, *, label, length=None, units=None, **imshow):
+    """`imshow` of a field stored as ``image[y, x]`` (the gallery's layout: the last axis is x), y
+    upwards, axes labelled x and y in the example's units, and a colour bar labelled `label`.
+
+    ``length``: the domain's size, one value or (along x, along y); default the number of grid
+    points (lattice units, h = 1). ``units``: what x and y are measured in, shown after them.
+    """
+    ny, nx = image.shape
+    lx, ly = (nx, ny) if length is None else np.broadcast_to(length, 2)
+    im = ax.imshow(image, origin="lower", extent=(0, lx, 0, ly), **imshow)
     ax.set_title(title, fontsize=10)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    suffix = f" ({units})" if units else ""
+    ax.set_xlabel("x" + suffix)
+    ax.set_ylabel("y" + suffix)
+    bar = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label(label)
     return im
 
 
-def figure(ncols=1, width=4.2, height=3.6):
+def figure(ncols=1, width=4.6, height=3.8):
     fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), layout="constrained")
+    fig.get_layout_engine().set(wspace=0.08)  # keeps a colour bar's label clear of the next axis label
     return fig, axes
 
 

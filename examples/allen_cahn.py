@@ -45,7 +45,8 @@ def main(argv=None):
               ordered_fraction=np.mean(np.abs(sol.final) > 0.9))
 
     fig, (left, right) = figure(2)
-    show_field(left, sol.final, f"u at t = {a.t_end:g}", cmap="PiYG", vmin=-1, vmax=1)
+    show_field(left, sol.final, f"u at t = {a.t_end:g}", label="u (phase)", units="lattice units",
+               cmap="PiYG", vmin=-1, vmax=1)
     right.semilogy(sol.t[1:], F[1:], "o-", ms=3)
     right.set(xlabel="t", ylabel="free energy F")
     right.set_title("F decreases as domains coarsen", fontsize=10)

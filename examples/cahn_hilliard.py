@@ -39,7 +39,8 @@ def main(argv=None):
               mean=mass0 / u0.size, separated_fraction=np.mean(np.abs(sol.final) > 0.8))
 
     fig, ax = figure()
-    show_field(ax, sol.final, f"u at t = {a.t_end:g}  ({a.bc}, m = {a.mean:g})", cmap="RdYlBu_r", vmin=-1.1, vmax=1.1)
+    show_field(ax, sol.final, f"u at t = {a.t_end:g}  ({a.bc}, m = {a.mean:g})", label="u (composition)",
+               units="lattice units", cmap="RdYlBu_r", vmin=-1.1, vmax=1.1)
     run.save(fig, "cahn_hilliard.png")
     run.thumbnail(sol.final, cmap="RdYlBu_r", vmin=-1.1, vmax=1.1)
 

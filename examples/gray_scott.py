@@ -55,7 +55,8 @@ def main(argv=None):
               pattern=bool(vT.std() > 0.05))
 
     fig, ax = figure()
-    show_field(ax, vT, f"v at t = {a.t_end:g}  (F = {feed:g}, k = {kill:g})", cmap="magma")
+    show_field(ax, vT, f"v at t = {a.t_end:g}  (F = {feed:g}, k = {kill:g})", label="v (concentration)",
+               units="lattice units", cmap="magma")
     run.save(fig, "gray_scott.png")
     run.thumbnail(vT, cmap="magma")
 

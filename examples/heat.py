@@ -43,8 +43,9 @@ def main(argv=None):
 
     fig, (left, right) = figure(2)
     lim = np.abs(exact).max()
-    show_field(left, sol.final, f"u at t = {a.t_end:g}", cmap="coolwarm", vmin=-lim, vmax=lim)
-    show_field(right, error, f"u − exact  ({a.size}×{a.size})", cmap="PuOr")
+    show_field(left, sol.final, f"u at t = {a.t_end:g}", label="u (temperature)", length=1.0, cmap="coolwarm",
+               vmin=-lim, vmax=lim)
+    show_field(right, error, f"u − exact  ({a.size}×{a.size})", label="u − exact", length=1.0, cmap="PuOr")
     run.save(fig, "heat.png")
     run.thumbnail(sol.final, cmap="coolwarm", vmin=-lim, vmax=lim)
 

@@ -45,8 +45,10 @@ def main(argv=None):
     mid = a.size // 2
     fig, (left, right) = figure(2)
     lim = np.abs(sol.final[mid]).max()
-    show_field(left, sol.final[mid], f"u(x, y, z = ½) at t = {a.t_end:g}", cmap="coolwarm", vmin=-lim, vmax=lim)
-    show_field(right, error[mid], f"u − exact on z = ½  ({a.size}³)", cmap="PuOr")
+    show_field(left, sol.final[mid], f"u(x, y, z = ½) at t = {a.t_end:g}", label="u (temperature)", length=1.0,
+               cmap="coolwarm", vmin=-lim, vmax=lim)
+    show_field(right, error[mid], f"u − exact on z = ½  ({a.size}³)", label="u − exact", length=1.0,
+               cmap="PuOr")
     run.save(fig, "heat3d.png")
     run.thumbnail(sol.final[mid], cmap="coolwarm", vmin=-lim, vmax=lim)
 

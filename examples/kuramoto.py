@@ -83,8 +83,8 @@ def compare(run, theta0, omega0, steps, backends):
         try:
             k = stencilc.compile_stencil(RHS, state=theta, ndim=2, bc="neumann", backend=backend,
                                          dtype=a.dtype)
-        except StencilError as e:
-            print(f"  ({backend}: not available: {e})")
+        except StencilError as e:  # e.g. numba not installed: one line, and on with the others
+            print(f"  (skipped {backend}: {e})")
             continue
         out = np.empty_like(theta0)
         k(theta0, omega=omega0, K=a.K, out=out)  # first call: JIT warm-up where there is one
@@ -149,7 +149,8 @@ def main(argv=None):
 
     fig, ax = figure()
     show_field(ax, np.mod(sol.final, 2 * np.pi), f"θ mod 2π at t = {a.t_end:g}  (K = {a.K:g})",
-               cmap="twilight", vmin=0, vmax=2 * np.pi, interpolation="nearest")
+               label="θ mod 2π (rad)", units="lattice sites", cmap="twilight", vmin=0, vmax=2 * np.pi,
+               interpolation="nearest")
     run.save(fig, "kuramoto.png")
     run.thumbnail(np.mod(sol.final, 2 * np.pi), cmap="twilight", vmin=0, vmax=2 * np.pi,
                   interpolation="nearest")  # interpolating a phase across its 2π jump would invent colours

@@ -50,7 +50,8 @@ def main(argv=None):
 
     fig, ax = figure()
     lim = np.percentile(np.abs(sol.final["u"]), 98)  # let the wave fronts, not the bump, set the scale
-    show_field(ax, sol.final["u"], f"u at t = {a.t_end:g}  (c = {a.c:g})", cmap="RdBu_r", vmin=-lim, vmax=lim)
+    show_field(ax, sol.final["u"], f"u at t = {a.t_end:g}  (c = {a.c:g})", label="u (displacement)",
+               length=1.0, cmap="RdBu_r", vmin=-lim, vmax=lim)
     run.save(fig, "wave.png")
     run.thumbnail(sol.final["u"], cmap="RdBu_r", vmin=-lim, vmax=lim)
 

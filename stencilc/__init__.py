@@ -1,7 +1,7 @@
 """stencilc: a stencil compiler for PDE right-hand sides written in SymPy.
 
 Public API: Field, fields, grad, div, laplace, D, dot, Neumann, Periodic, Dirichlet, Robin,
-compile_stencil, generate, integrate, Stencil, Solution, StencilError.
+compile_stencil, generate, integrate, movie, Stencil, Solution, StencilError.
 """
 __version__ = "0.1.0"
 
@@ -11,10 +11,8 @@ from .symbolic import (D, Dirichlet, Field, Neumann, Periodic, Robin, div, dot, 
 from .stencil import Stencil  # noqa: E402
 from .api import compile_stencil, generate  # noqa: E402
 
-try:  # the integrator lands separately (issue 4)
-    from .integrate import Solution, integrate  # noqa: E402
-except ImportError:  # pragma: no cover
-    pass
+from .integrate import Solution, integrate  # noqa: E402
+from .results import movie  # noqa: E402
 
 __all__ = ["Field", "fields", "grad", "div", "laplace", "D", "dot", "Neumann", "Periodic", "Dirichlet", "Robin",
-           "compile_stencil", "generate", "integrate", "Stencil", "Solution", "StencilError"]
+           "compile_stencil", "generate", "integrate", "movie", "Stencil", "Solution", "StencilError"]

@@ -4,11 +4,16 @@ Takes what the user wrote and the options of `compile_stencil`; gives a `Stencil
 What a target needs is read from its backend's declaration (`backends.Backend`): the kernel is built
 and the declared passes are run by name, so nothing here knows a target. The cache is looked up from
 the checked problem and options before any lowering, so a warm compile costs only the front end and
-a library load.
+a library load. A compile (a cache miss) that runs longer than `NOTICE_SECONDS` says so in one
+line on stderr while it runs, on every backend, unless $STENCILC_QUIET is set (to anything but 0).
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import sys
+import threading
 from pathlib import Path
 from types import ModuleType
 
@@ -35,6 +40,11 @@ PASSES = {
 VARIANTS = {"rhs": (), "euler": ("fuse_euler",), "euler_window": ("fuse_euler",)}
 WINDOWED = {"euler_window"}
 
+# A compile still running after this many seconds prints a one-line notice on stderr (a C kernel
+# takes a fraction of a second, a cold Numba one several); $STENCILC_QUIET=1 turns it off.
+NOTICE_SECONDS = 1.0
+_NOTICE_KIND = {"rhs": "kernel", "euler": "Euler-step kernel", "euler_window": "in-place Euler kernel"}
+
 
 def _passes(backend: ModuleType, variant: str) -> tuple[str, ...]:
     return VARIANTS[variant] + backend.BACKEND.passes
@@ -59,6 +69,25 @@ def _render(problem: Problem, backend: ModuleType, name: str, variant: str = "rh
     # fastmath is part of Numba's source (a decorator argument)
     return backend.render(kernel, header, fastmath=problem.fastmath,
                           steps_driver=_steps_driver(backend, variant)), kernel
+
+
+@contextlib.contextmanager
+def _compile_notice(problem: Problem, backend_name: str, variant: str, cache: bool):
+    """Prints ``stencilc: compiling <backend> kernel for <state> (first time only) ...`` on stderr
+    if the block is still running after `NOTICE_SECONDS`, so that a slow compile is not silence."""
+    if os.environ.get("STENCILC_QUIET", "") not in ("", "0"):
+        yield
+        return
+    when = "first time only" if cache else "cache=False: every time"
+    text = (f"stencilc: compiling {backend_name} {_NOTICE_KIND.get(variant, variant + ' kernel')} "
+            f"for {', '.join(problem.state)} ({when}) ...")
+    timer = threading.Timer(NOTICE_SECONDS, lambda: print(text, file=sys.stderr, flush=True))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def _check_name(name: str) -> str:
@@ -91,7 +120,8 @@ def _build(problem: Problem, backend_name: str, cache: bool, variant: str = "rhs
     found = _cache.lookup(key) if cache else None
     from_cache = found is not None
     if found is None:
-        found = _cache.store(key, populate) if cache else _cache.build_uncached(populate)
+        with _compile_notice(problem, spec.name, variant, cache):
+            found = _cache.store(key, populate) if cache else _cache.build_uncached(populate)
     directory, meta = found
     source = (directory / meta["source_file"]).read_text()
     return backend.load(directory, meta), source, meta["radius"], from_cache
@@ -142,6 +172,12 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
     StencilError
         For any mistake in the expression or the options, naming the offending part, and where a
         backend's compiler or module is missing.
+
+    Notes
+    -----
+    A compile still running after a second (a cold Numba kernel takes several) prints one line,
+    ``stencilc: compiling numba kernel for theta (first time only) ...``, on stderr; later runs
+    load the kernel from the cache. Set the environment variable ``STENCILC_QUIET=1`` to silence it.
 
     Examples
     --------

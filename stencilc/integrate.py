@@ -15,7 +15,7 @@ import math
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -66,14 +66,53 @@ class Solution:
     ``t``: recorded times (a float64 NumPy array, first t0, last t_end). ``frames``: the recorded
     states stacked along a new first axis (for systems a dict name → stack). ``final``: the state at
     t_end (for systems a dict name → array). ``stats``: ``steps`` (accepted steps), ``rejected``
-    (rejected RK45 steps), ``rhs_evals`` and ``wall_seconds``. Arrays are of the state's array type
-    (CuPy arrays stay on the device). ``final`` is the last frame (the same memory, not a copy).
+    (rejected RK45 steps), ``rhs_evals``, ``wall_seconds`` (the time loop) and
+    ``compile_seconds`` (kernels built for the run before its clock started, not part of
+    ``wall_seconds``). Arrays are of the state's array type (CuPy arrays stay on the device).
+    ``final`` is the last frame (the same memory, not a copy).
+
+    The grid the run was on, for `to_xarray`, `save` and `stencilc.movie`: ``state`` (the state
+    field names), ``spacing`` and ``origin`` (per axis; cell i of axis a is centred at
+    ``origin[a] + (i + 1/2) * spacing[a]``). `integrate` fills them in from the stencil; None
+    where unknown (spacing 1 and origin 0 are then assumed).
     """
 
     t: np.ndarray
     frames: Any
     final: Any
     stats: dict
+    state: tuple | None = field(default=None, kw_only=True)
+    spacing: tuple | None = field(default=None, kw_only=True)
+    origin: tuple | None = field(default=None, kw_only=True)
+
+    def to_xarray(self):
+        """The recorded frames as an ``xarray.DataArray`` (a ``Dataset`` of one variable per
+        state field for a system) with dims ``t``, ``x``, ``y``, ``z`` (axes 0, 1, 2) and
+        cell-centre coordinates, ready for ``.to_netcdf(path)``; ``stats`` are its attributes.
+        Needs xarray (``pip install "stencilc[xarray]"``)."""
+        from .results import to_xarray
+        return to_xarray(self)
+
+    def save(self, path):
+        """Write the run to ``path`` (a ``.npz`` file, suffix added if missing; no xarray
+        needed); `Solution.load` reads it back exactly. Returns the path written."""
+        from .results import save
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path) -> "Solution":
+        """The `Solution` written by `save` (NumPy arrays, the same values, names and stats)."""
+        from .results import load
+        return load(path)
+
+    def __repr__(self) -> str:
+        """The state, the number and shape of the frames, the recorded times and the stats."""
+        from .display import describe_solution
+        return describe_solution(self)
+
+    def _repr_html_(self) -> str:
+        from .display import solution_html
+        return solution_html(self)
 
 
 def integrate(stencil, initial, *, t_end, dt, method="rk4", t0=0.0, inputs=None,
@@ -138,6 +177,8 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", t0=0.0, inputs=None,
     stepper = _choose_stepper(method, stencil, inputs, xp, u, rtol=rtol, atol=atol,
                               record_initial=record_initial, callback=callback,
                               progress=progress)
+    compile_seconds = _compile_kernels(stencil, stepper)
+    start += compile_seconds    # the run's clock starts after the compile
     # Below this step size t + h no longer moves t by much more than its rounding.
     control = (_AdaptiveSteps(dt, h_min=1e-12 * max(abs(t0), abs(t_end))) if method == "rk45"
                else _FixedSteps(dt))
@@ -196,11 +237,12 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", t0=0.0, inputs=None,
             bar.close()
 
     stats = {"steps": steps, "rejected": rejected, "rhs_evals": evals,
-             "wall_seconds": time.perf_counter() - start}
+             "wall_seconds": time.perf_counter() - start, "compile_seconds": compile_seconds}
     t_rec = np.array(times, dtype=np.float64)[first:]
+    grid = _grid(stencil, names)
     if len(names) > 1:
-        return Solution(t_rec, dict(zip(names, frames)), dict(zip(names, home)), stats)
-    return Solution(t_rec, frames[0], home[0], stats)
+        return Solution(t_rec, dict(zip(names, frames)), dict(zip(names, home)), stats, **grid)
+    return Solution(t_rec, frames[0], home[0], stats, **grid)
 
 
 # --- choosing the stepper ---------------------------------------------------------------------
@@ -229,6 +271,31 @@ def _choose_stepper(method, stencil, inputs, xp, u, *, rtol, atol, record_initia
             and callable(getattr(stencil, "euler_steps", None))):
         return _BatchedEuler(single, stencil, inputs, xp, u, progress)
     return single
+
+
+def _compile_kernels(stencil, stepper) -> float:
+    """Builds the kernels `stepper` will call that the stencil compiles on first use (its fused
+    Euler sweeps), so that no compile falls inside the timed run; the seconds it took."""
+    stepping = getattr(stencil, "_stepping", None)
+    if stepping is None or not stepper.kernels:
+        return 0.0
+    began = time.perf_counter()
+    for name in stepper.kernels:
+        stepping.variant(name)
+    return time.perf_counter() - began
+
+
+def _grid(stencil, names):
+    """The `Solution`'s description of the grid: state names, spacing and origin per axis."""
+    ndim = getattr(stencil, "ndim", None)
+
+    def per_axis(value):
+        if value is None or ndim is None:
+            return None
+        values = tuple(value) if isinstance(value, (tuple, list)) else (value,) * ndim
+        return tuple(float(v) for v in values)
+    return {"state": tuple(names), "spacing": per_axis(getattr(stencil, "spacing", None)),
+            "origin": per_axis(getattr(stencil, "origin", 0))}
 
 
 def _time_keyword(stencil):
@@ -277,6 +344,7 @@ class _Stepper:
 
     evals = 1
     most_steps = 0
+    kernels = ()    # the stencil's lazily built variants it calls ("euler", "euler_window")
 
     def start(self, t):
         return 0
@@ -303,6 +371,8 @@ class _Euler(_Stepper):
 class _FusedEuler(_Stepper):
     """Euler through the stencil's fused ``u + h·f(u)`` sweep, double-buffered."""
 
+    kernels = ("euler",)
+
     def __init__(self, stencil, inputs, xp, u):
         self.stencil, self.inputs, self.u = stencil, inputs, u
         self.at, self.dtype = _time_keyword(stencil), u[0].dtype.type
@@ -318,6 +388,8 @@ class _FusedEuler(_Stepper):
 
 class _InPlaceEuler(_Stepper):
     """Euler through the stencil's fused sweep with the state as its own output (no spare grid)."""
+
+    kernels = ("euler_window",)
 
     def __init__(self, stencil, inputs, u):
         self.stencil, self.inputs, self.u = stencil, inputs, u
@@ -337,6 +409,8 @@ class _BatchedEuler(_Stepper):
     step at a time and the error names the exact step. With a progress bar, stretches are cut
     short so that the bar moves (see _REPORT_SECONDS).
     """
+
+    kernels = ("euler",)
 
     def __init__(self, single, stencil, inputs, xp, u, progress):
         self.single, self.stencil, self.inputs, self.xp, self.u = single, stencil, inputs, xp, u

@@ -7,10 +7,12 @@ allocates or checks the outputs, and runs the kernel.
 from __future__ import annotations
 
 import numbers
+import reprlib
 from typing import Any, Callable
 
 import numpy as np
 
+from . import display
 from .stepping import Stepping, check_steps
 from .symbolic import Field, Problem
 
@@ -72,9 +74,15 @@ class Stencil:
             self.expr = {Field(s): e for s, e in zip(problem.state, problem.rhs)}
 
     def __repr__(self) -> str:
-        shape = "x".join(["n"] * self.ndim)
-        return (f"<Stencil {self.backend} {self.dtype} {shape} state={self.state} fields={self.fields} "
-                f"params={self.params} radius={self.radius}>")
+        """Backend, dtype, dimensions, radius and inputs; the equation(s); the boundary conditions
+        in their command-line words."""
+        return display.describe_stencil(self)
+
+    def _repr_html_(self) -> str:
+        return display.stencil_html(self)
+
+    def _repr_latex_(self) -> str:
+        return display.stencil_latex(self)
 
     # ------------------------------------------------------------------ argument checking
 
@@ -103,8 +111,14 @@ class Stencil:
         if isinstance(value, np.ndarray) and value.ndim == 0:
             value = value[()]
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-            raise ValueError(f"parameter {name!r} must be a real number, got {type(value).__name__} "
-                             f"{value!r}")
+            shape = getattr(value, "shape", None)
+            # an array's shape, not its values: a grid-sized array would fill the screen
+            given = (f"an array of shape {tuple(shape)}" if shape is not None
+                     else f"{type(value).__name__} {reprlib.repr(value)}")
+            raise ValueError(f"parameter {name!r} must be a real number, got {given}"
+                             + (f"; for a value per grid point make {name!r} a field "
+                                f"(fields=[{name!r}], or Field({name!r}) in the expression)"
+                                if shape is not None and len(shape) > 0 else ""))
         return self._np_dtype.type(value)
 
     def _bind(self, state_arrays: tuple, inputs: dict):

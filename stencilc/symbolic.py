@@ -617,7 +617,9 @@ def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dt
     else:
         state_names = []
 
-    # right-hand sides as expressions, keyed by state name when a dict is given
+    # right-hand sides as expressions, keyed by state name when a dict is given; `undecided`: the
+    # names under a differential operator of a string rhs when they do not tell the state
+    undecided: set[str] = set()
     if isinstance(rhs, dict):
         keys = [_name_of(k, "a key of the right-hand side dict") for k in rhs]
         if not keys:
@@ -639,6 +641,8 @@ def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dt
             under = {s.name for op in parse(rhs, known).atoms(*OPERATORS) for s in op.free_symbols}
             if len(under - known) == 1:
                 known |= under - known
+            else:
+                undecided = under - known
         exprs = [parse(rhs, known) if isinstance(rhs, str) else rhs]
     for e in exprs:
         if isinstance(e, (int, float)):
@@ -668,8 +672,10 @@ def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dt
         candidates = set()
         for e in exprs:
             candidates |= _under_operator(e)
+        candidates = candidates or undecided
         if len(candidates) != 1:
-            which = f"fields {sorted(candidates)} all appear" if candidates else "no field appears"
+            which = (f"fields {sorted(candidates)} {'both' if len(candidates) == 2 else 'all'} appear"
+                     if candidates else "no field appears")
             raise StencilError(f"cannot tell the state field: {which} under a differential operator;"
                                " pass state=")
         state_names = sorted(candidates)

@@ -27,10 +27,18 @@ def example_env(tmp_path_factory):
     return env
 
 
-def run_example(name, env, out, *args):
+# Runs an example with `import numba` failing, as where numba is not installed.
+WITHOUT_NUMBA = ("import runpy, sys; sys.modules['numba'] = sys.modules['llvmlite'] = None; "
+                 "sys.path.insert(0, sys.argv[1]); sys.argv = sys.argv[2:]; "
+                 "runpy.run_path(sys.argv[0], run_name='__main__')")
+
+
+def run_example(name, env, out, *args, without_numba=False):
     """Run examples/<name>.py; returns (its check values as strings, stdout)."""
-    proc = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), "--out", str(out), *map(str, args)],
-                          env=env, capture_output=True, text=True, timeout=300)
+    script = [str(EXAMPLES / f"{name}.py"), "--out", str(out), *map(str, args)]
+    hide = ["-c", WITHOUT_NUMBA, str(EXAMPLES)] if without_numba else []
+    proc = subprocess.run([sys.executable, *hide, *script], env=env, capture_output=True, text=True,
+                          timeout=300)
     if proc.returncode != 0 and re.search(r"'numba' is not known|backend='numba' needs numba", proc.stderr):
         pytest.skip("the numba backend is not available")
     assert proc.returncode == 0, f"{name} {args} failed:\n{proc.stdout}\n{proc.stderr}"
@@ -63,6 +71,16 @@ def test_kuramoto_compare_prints_the_table(example_env, tmp_path):
                             "--compare-backends", "numpy,c")  # numba's compile time is test_heat's
     for row in ("seed NumpySolver.dudt", "stencilc numpy", "stencilc c"):
         assert re.search(rf"^{row}\s+[\d.]+us\s+[\d.]+x\s+[\d.]+ms\s+[\d.]+x", stdout, re.M), stdout
+
+
+def test_kuramoto_compare_without_numba_skips_it_in_one_line(example_env, tmp_path):
+    _, stdout = run_example("kuramoto", example_env, tmp_path, "--size", 16, "--t-end", 0.5, "--compare",
+                            without_numba=True)   # the default --compare-backends names numba
+    notes = [line for line in stdout.splitlines() if "numba" in line and "skipped" in line]
+    assert len(notes) == 1 and 'pip install "stencilc[numba]"' in notes[0], stdout
+    assert not re.search(r"^stencilc numba", stdout, re.M)
+    for row in ("seed NumpySolver.dudt", "stencilc numpy", "stencilc c"):
+        assert re.search(rf"^{row}\s+[\d.]+us", stdout, re.M), stdout
 
 
 def test_heat_error_shrinks_with_resolution(example_env, tmp_path):
@@ -111,9 +129,17 @@ def test_gray_scott_forms_a_bounded_pattern(example_env, tmp_path):
 
 
 def test_fitzhugh_nagumo_makes_one_spiral(example_env, tmp_path):
-    checks, _ = run_example("fitzhugh_nagumo", example_env, tmp_path, "--size", 96, "--t-end", 30,
-                            "--t-break", 10)
+    checks, stdout = run_example("fitzhugh_nagumo", example_env, tmp_path, "--size", 96, "--t-end", 40,
+                                 "--t-break", 10)
     assert checks["spiral_tips"] == "1"
+    assert re.search(r"^ran: .* t0=10 t_end=40 ", stdout, re.M), stdout
+
+
+def test_fitzhugh_nagumo_counts_no_tip_when_the_wave_dies(example_env, tmp_path):
+    checks, _ = run_example("fitzhugh_nagumo", example_env, tmp_path, "--size", 32)
+    # 32 cells of h = 0.5 are too small a room for the spiral: the medium is at rest at the end
+    assert float(checks["excited_fraction"]) == 0
+    assert checks["spiral_tips"] == "0"
 
 
 def test_every_example_has_a_gallery_thumbnail():

@@ -175,6 +175,25 @@ def test_call_errors_name_the_argument():
         k(np.zeros((0, 3)), omega=np.zeros((0, 3)), K=1.0)
 
 
+@pytest.mark.parametrize("rhs", [laplace(u) + laplace(v), "laplace(u) + laplace(v)"])
+def test_two_fields_under_operators_are_named_both(rhs):
+    with pytest.raises(StencilError) as caught:
+        check_problem(rhs)
+    message = str(caught.value)
+    assert "fields ['u', 'v'] both appear under a differential operator" in message
+    assert "pass state=" in message and "\n" not in message
+
+
+def test_an_array_for_a_parameter_is_named_by_its_shape():
+    k = sc.compile_stencil(omega + K * div(sp.sin(grad(theta))), backend="numpy")
+    t = np.zeros((40, 50))
+    with pytest.raises(ValueError) as caught:
+        k(t, omega=t, K=np.full((40, 50), 0.123456))
+    message = str(caught.value)
+    assert "parameter 'K' must be a real number, got an array of shape (40, 50)" in message
+    assert "0.123456" not in message and len(message) < 200
+
+
 def test_string_state_is_inferred_like_an_expression_state():
     p = check_problem("omega + K*div(sin(grad(theta)))", fields=["omega"])
     assert p.state == ("theta",) and p.fields == ("omega",) and p.params == ("K",)
