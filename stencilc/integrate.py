@@ -158,6 +158,8 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", t0=0.0, inputs=None,
         raise StencilError(f"callback must be callable as callback(t, state), "
                            f"got {type(callback).__name__}")
     inputs = _check_inputs(stencil, inputs)
+    if not getattr(stencil, "reporting", True):   # a distributed stencil on a rank other than 0
+        progress, callback = False, None
 
     start = time.perf_counter()
     names = tuple(stencil.state)
@@ -217,12 +219,11 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", t0=0.0, inputs=None,
                 stepper.accept()
                 steps += 1
                 t = control.accepted(t, h_step, last)
-                for x in u:
-                    if not _all_finite(xp, x):
-                        raise StencilError(
-                            f"the state became non-finite (NaN or inf) at t={t:.6g} (step "
-                            f"{steps}, method {method!r}, dt={h_step:.6g}); the time step is "
-                            f"probably too large for this problem: try a smaller dt")
+                if not _finite_everywhere(stencil, xp, u):
+                    raise StencilError(
+                        f"the state became non-finite (NaN or inf) at t={t:.6g} (step "
+                        f"{steps}, method {method!r}, dt={h_step:.6g}); the time step is "
+                        f"probably too large for this problem: try a smaller dt")
                 if callback is not None:
                     callback(t, view(u))
                 if bar is not None:
@@ -260,7 +261,7 @@ def _choose_stepper(method, stencil, inputs, xp, u, *, rtol, atol, record_initia
     """
     rhs = _rhs(stencil, inputs)
     if method == "rk45":
-        return _DormandPrince(rhs, xp, u, rtol, atol)
+        return _DormandPrince(rhs, xp, u, rtol, atol, _sum_over_processes(stencil))
     if method != "euler":
         return {"heun": _Heun, "rk4": _RK4}[method](rhs, xp, u)
     fused = callable(getattr(stencil, "euler_step", None))
@@ -501,9 +502,9 @@ class _DormandPrince(_Stepper):
 
     evals = 6
 
-    def __init__(self, rhs, xp, u, rtol, atol):
+    def __init__(self, rhs, xp, u, rtol, atol, total=lambda sums: sums):
         self.rhs, self.xp, self.u, self.dtype = rhs, xp, u, u[0].dtype.type
-        self.rtol, self.atol = rtol, atol
+        self.rtol, self.atol, self.total = rtol, atol, total
         self.k = [_grids(xp, u) for _ in range(7)]
         self.stage, self.tmp = _grids(xp, u), _grids(xp, u)
 
@@ -534,6 +535,7 @@ class _DormandPrince(_Stepper):
             flat = err.reshape(-1)
             total += float(xp.vdot(flat, flat))
             count += flat.size
+        total, count = self.total((total, count))
         return math.sqrt(total / count) if count else 0.0
 
     def accept(self):
@@ -553,6 +555,18 @@ def _combine(xp, out, base, terms, tmp):
         xp.add(out, tmp, out=out)
     if base is not None:
         xp.add(out, base, out=out)
+
+
+def _sum_over_processes(stencil):
+    """Sums over the processes a distributed stencil spans (its ``allreduce_sum``, the same on
+    every rank), so that every rank takes the same steps; the identity for one process."""
+    total = getattr(stencil, "allreduce_sum", None)
+    return total if callable(total) else (lambda sums: sums)
+
+
+def _finite_everywhere(stencil, xp, u) -> bool:
+    """Whether every state array is finite, on every process of a distributed stencil."""
+    return _sum_over_processes(stencil)(sum(not _all_finite(xp, x) for x in u)) == 0
 
 
 def _all_finite(xp, x) -> bool:
