@@ -37,7 +37,6 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
                       'pip install "stencilc[mpi]"') from exc
 
 from . import api
-from .backends import target as _target
 from .errors import StencilError
 from .ir import HALO, PHYSICAL
 
@@ -503,7 +502,6 @@ class DistributedStencil:
         self.sides = self._sides()
         dec._check_width(self.radius, [a for a, s in enumerate(self.sides) if HALO in s],
                          f"the stencil (radius {self.radius})")
-        _together(dec.comm, self._check_line_buffers)
         self._dtype = np.dtype(self.dtype)
         self._variants: dict[str, Callable] = {}
         self._run, self.source, self.from_cache = self._build("rhs")
@@ -534,19 +532,6 @@ class DistributedStencil:
             c = dec.coords[a]
             sides.append((HALO if c > 0 or wrap else PHYSICAL, HALO if c < dec.dims[a] - 1 or wrap else PHYSICAL))
         return tuple(sides)
-
-    def _check_line_buffers(self) -> None:
-        """Refuse, rather than corrupt memory: the C backend's line buffers of values reused along
-        the contiguous axis start one cell before the interior, which lies outside the buffer
-        when that axis's low side is a halo side."""
-        last = self.ndim - 1
-        if self.backend != "c" or self.sides[last][0] != HALO:
-            return
-        kernel = api._kernel(self._problem, "stencil_rhs", _target("c"), "rhs", self.sides)
-        if any(c.axis == last for r in kernel.regions for c in r.carried):
-            raise StencilError(f"backend 'c' cannot yet run this stencil on blocks split along the "
-                               f"contiguous axis {last} (dims={self._dec.dims}): split the other axes "
-                               f"only (dims=(..., 1)) or use backend 'numba' or 'numpy'")
 
     def _build(self, variant: str):
         """(runner, source, from_cache) of this rank's kernel for `variant`. Each distinct kernel

@@ -92,10 +92,6 @@ def test_gathered_runs_are_the_single_process_runs(P, tmp_path):
         np.testing.assert_array_equal(blocks[name], blocks[name + "0"])
 
 
-@pytest.mark.xfail(reason="the C backend's line buffer along the contiguous axis is indexed from -1 when "
-                          "that axis's low side is a halo side (a write before the buffer), so distribute "
-                          "refuses such C kernels with a StencilError; cases.py runs them on numpy",
-                   strict=False)
 def test_c_kernels_split_along_the_contiguous_axis(tmp_path):
     names = ["kuramoto_heun_rows", "periodic_axis1_euler"]
     status, output, _ = launch(2, "compare.py", tmp_path, "--backend", "c", *names)

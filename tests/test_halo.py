@@ -84,6 +84,9 @@ CASES = {
     # name: (rhs, oracle(u, c, bcs_u, bcs_c, h), radius)
     "div_c_grad": (sc.div(c * sc.grad(u)), lambda U, C, bu, bc_, h: ref.div_c_grad(U, C, bu, bc_, h), 1),
     "bilaplace_plus_c": (laplace(laplace(u)) + c, lambda U, C, bu, bc_, h: ref.bilaplace(U, bu, h) + C, 2),
+    # face values reused along every axis (line and slab buffers), also from a halo side's padding
+    "div_sin_grad_plus_c": (sc.div(sp.sin(sc.grad(u))) + c,
+                            lambda U, C, bu, bc_, h: ref.div_sin_grad(U, bu, h) + C, 1),
 }
 
 

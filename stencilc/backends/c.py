@@ -53,13 +53,17 @@ def _carried(view: dict, region, p: CLikePrinter, ndim: int):
         buf = f"_buf{k}"
         inner = [b for b in range(ndim) if b > c.axis]
         if c.axis == last:
-            buffers.append({"name": buf, "size": f"n{last}"})
+            # the fill starts one point before the region (the value the first point reads one step
+            # back), which is -1 when the region starts at the array's edge (a halo side): the
+            # buffer holds n + 1 values, the one for point i at i + 1
+            buffers.append({"name": buf, "size": f"n{last} + 1"})
             loops[last]["before"].append({
-                "buffer": buf, "index": f"i{last}", "value": p.doprint(c.value), "ix": p.point_indices()[0]["value"],
+                "buffer": buf, "index": f"i{last} + 1", "value": p.doprint(c.value),
+                "ix": p.point_indices()[0]["value"],
                 "loops": [{"var": f"i{last}", "start": p.index(region.bounds[last][0] - 1),
                            "stop": p.index(region.bounds[last][1])}]})
-            reads += [{"name": c.current.name, "value": f"{buf}[i{last}]"},
-                      {"name": c.previous.name, "value": f"{buf}[i{last} - 1]"}]
+            reads += [{"name": c.current.name, "value": f"{buf}[i{last} + 1]"},
+                      {"name": c.previous.name, "value": f"{buf}[i{last}]"}]
             continue
         buffers.append({"name": buf, "size": p.doprint(stride(c.axis, ndim))})
         j = p.doprint(sp.Add(*[idx[b] * stride(b, ndim) for b in inner]))

@@ -3,10 +3,8 @@
 Each case is a stencil (its right-hand side, boundary conditions, grid), seeded global initial data
 and inputs, an integration, and how its grid is split over P ranks. `single(name, backend)` runs it on
 one process (the reference); `distributed(name, P)` runs it on the blocks of a decomposition over
-P ranks and returns the gathered result on rank 0. Both compile with the C backend, except that a
-run which splits the contiguous (last) axis uses the NumPy reference backend: the C backend's
-line buffers along that axis are not yet right for a halo side there, and distribute refuses
-them (test_distributed.py has the C run of it as an expected failure).
+P ranks and returns the gathered result on rank 0. Both compile with the C backend unless a
+backend is forced.
 """
 import numpy as np
 import sympy as sp
@@ -98,7 +96,7 @@ def _compile(case, backend):
 
 def backend_for(dims, force=None):
     """The backend of a run over `dims` ranks per axis (see the module docstring)."""
-    return force or ("numpy" if dims[-1] > 1 else "c")
+    return force or "c"
 
 
 def single(name, backend="c", P=1):
