@@ -57,6 +57,16 @@ if getattr(sys.excepthook, "__name__", "") != _abort_on_exception.__name__:
     sys.excepthook = _abort_on_exception
 
 
+def _numbers(a, shape, what: str, which: str, expected: str) -> np.ndarray:
+    """`a` as an array of numbers of `shape`; a StencilError naming `what` and `which` if not."""
+    x = np.asarray(a)
+    if x.shape != shape:
+        raise StencilError(f"{what}: {which} has shape {x.shape}, expected {expected} {shape}")
+    if x.dtype.hasobject:
+        raise StencilError(f"{what}: dtype {x.dtype} holds Python objects; give numbers")
+    return x
+
+
 def _together(comm, work: Callable[[], Any]):
     """Run `work` on every rank; when it raises on any rank, raise on every rank (the failing
     ranks their own exception, the others the first failing rank's `StencilError`, or for another
@@ -281,13 +291,8 @@ class Decomposition:
         def check():
             if self.rank != root:
                 return None
-            x = np.asarray(a)
-            if x.shape != self.global_shape:
-                raise StencilError(f"scatter: the array on rank {root} has shape {x.shape}, expected "
-                                   f"the global shape {self.global_shape}")
-            if x.dtype.hasobject:
-                raise StencilError(f"scatter: dtype {x.dtype} holds Python objects; give numbers")
-            return x.dtype.str
+            return _numbers(a, self.global_shape, "scatter", f"the array on rank {root}",
+                            "the global shape").dtype.str
 
         dtype = self.comm.bcast(_together(self.comm, check), root=root)
         local = np.empty(self.local_shape, dtype=np.dtype(dtype))
@@ -315,13 +320,8 @@ class Decomposition:
         """`a` as this rank's C-contiguous block, checked on every rank together: the right shape,
         and the same dtype on every rank."""
         def check():
-            x = np.asarray(a)
-            if x.shape != self.local_shape:
-                raise StencilError(f"{what}: the array on rank {self.rank} has shape {x.shape}, "
-                                   f"expected this rank's block {self.local_shape}")
-            if x.dtype.hasobject:
-                raise StencilError(f"{what}: dtype {x.dtype} holds Python objects; give numbers")
-            return np.ascontiguousarray(x)
+            return np.ascontiguousarray(_numbers(a, self.local_shape, what, f"the array on rank {self.rank}",
+                                                 "this rank's block"))
 
         x = _together(self.comm, check)
         dtypes = self.comm.allgather(x.dtype.str)
