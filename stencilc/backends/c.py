@@ -18,6 +18,7 @@ from pathlib import Path
 
 import sympy as sp
 
+from .. import threads
 from ..errors import StencilError
 from ..ir import Kernel, index
 from .backend import Backend, host_id
@@ -217,6 +218,7 @@ def _open(so_file: Path, signatures: list[str]):
     ffi = cffi.FFI()
     ffi.cdef("\n".join(signatures))
     lib = ffi.dlopen(str(so_file))
+    threads.apply_omp()
     fns = [getattr(lib, sig.split("(")[0].split()[-1]) for sig in signatures]
     return ffi, fns, lib
 
