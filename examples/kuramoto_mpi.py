@@ -19,12 +19,10 @@ import time
 import numpy as np
 from mpi4py import MPI
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import stencilc  # noqa: E402
-from _common import Run, figure, parser, show_field  # noqa: E402
-from kuramoto import RHS, seed_run, theta  # noqa: E402
-from stencilc.distributed import Decomposition  # noqa: E402
+import stencilc
+from _common import Run, figure, parser, show_field
+from kuramoto import RHS, seed_run, theta
+from stencilc.distributed import Decomposition
 
 
 def main(argv=None):
