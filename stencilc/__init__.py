@@ -1,18 +1,18 @@
 """stencilc: a stencil compiler for PDE right-hand sides written in SymPy.
 
-Public API: Field, fields, grad, div, laplace, D, dot, Neumann, Periodic, Dirichlet, Robin,
+Public API: Field, fields, grad, div, laplace, D, dot, shift, Neumann, Periodic, Dirichlet, Robin,
 compile_stencil, generate, integrate, movie, Stencil, Solution, StencilError.
 """
 __version__ = "0.1.0"
 
 from .errors import StencilError  # noqa: E402
 from .symbolic import (D, Dirichlet, Field, Neumann, Periodic, Robin, div, dot, fields, grad,  # noqa: E402
-                       laplace)
+                       laplace, shift)
 from .stencil import Stencil  # noqa: E402
 from .api import compile_stencil, generate  # noqa: E402
 
 from .integrate import Solution, integrate  # noqa: E402
 from .results import movie  # noqa: E402
 
-__all__ = ["Field", "fields", "grad", "div", "laplace", "D", "dot", "Neumann", "Periodic", "Dirichlet", "Robin",
-           "compile_stencil", "generate", "integrate", "movie", "Stencil", "Solution", "StencilError"]
+__all__ = ["Field", "fields", "grad", "div", "laplace", "D", "dot", "shift", "Neumann", "Periodic",
+           "Dirichlet", "Robin", "compile_stencil", "generate", "integrate", "movie", "Stencil", "Solution", "StencilError"]

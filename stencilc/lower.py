@@ -4,7 +4,8 @@ Takes a checked `Problem`; gives, for each state field, a SymPy expression over 
 (the field's value at the grid point plus an integer offset), parameters and numbers, and the stencil
 extents. Each operator is evaluated where it is requested: a field at a half-integer offset is the mean
 of its two neighbours, `D(q, a)` at p is `(q@(p+½e_a) - q@(p-½e_a)) / h_a`, `div` sums `D` of the
-components, pointwise functions act on the values at the requested offset.
+components, pointwise functions act on the values at the requested offset; `shift(e, o)` at p is
+`e` at p + o.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from functools import reduce
 
 import sympy as sp
 
-from .symbolic import D, Field, Problem, div, dot, grad, laplace
+from .symbolic import D, Field, Problem, div, dot, grad, laplace, shift
 
 HALF = sp.Rational(1, 2)
 
@@ -61,6 +62,8 @@ class _Lowering:
             return sp.Add(*[self.at(D(component(e.args[0], a), a), p) for a in range(self.ndim)])
         if isinstance(e, laplace):
             return self.at(div(grad(e.args[0])), p)
+        if isinstance(e, shift):
+            return self.at(e.args[0], tuple(pa + o for pa, o in zip(p, e.args[1])))
         if isinstance(e, dot):
             A, B = e.args
             return sp.Add(*[self.at(component(A, a), p) * self.at(component(B, a), p)

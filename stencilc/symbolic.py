@@ -1,7 +1,7 @@
 """Front end: what the user writes, checked into a `Problem`.
 
 Takes a SymPy expression (or a dict of them, or strings) built from `Field`s, scalar `Symbol`s,
-SymPy's pointwise functions and the unevaluated operators `grad`, `div`, `laplace`, `D`, `dot`, plus
+SymPy's pointwise functions and the unevaluated operators `grad`, `div`, `laplace`, `D`, `dot` and `shift`, plus
 the options of `compile_stencil`; gives a frozen `Problem` (state, input fields, parameters, one
 right-hand side per state field, ndim, boundary conditions per field and axis, dtype, spacing) in
 which every user mistake has already been reported with the user's own names. Boundary conditions
@@ -24,7 +24,7 @@ from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transfo
 from .errors import StencilError
 
 __all__ = [
-    "Field", "fields", "grad", "div", "laplace", "D", "dot",
+    "Field", "fields", "grad", "div", "laplace", "D", "dot", "shift",
     "BoundaryCondition", "Neumann", "Periodic", "Dirichlet", "Robin", "parse_bc",
     "Problem", "check_problem",
 ]
@@ -82,7 +82,35 @@ class D(sp.Function):
         return None
 
 
-OPERATORS = (grad, div, laplace, dot, D)
+class shift(sp.Function):
+    """`shift(e, offset)`: `e` read at cell ``i + offset``, an explicit neighbour.
+
+    `offset` is a tuple of integers, one per axis (``shift(u, (1, 0))`` is the neighbour along
+    axis 0 in 2-D). Reads beyond the grid go through the boundary conditions: the ghost cells of
+    every field that `e` reads. `e` may contain operators (``shift(laplace(u), (1, 0))``), and
+    shifts compose (``shift(shift(u, (1, 0)), (0, 1)) == shift(u, (1, 1))``).
+    """
+    nargs = 2
+
+    def __new__(cls, expr, offset, **kwargs):
+        if isinstance(offset, (tuple, list)):   # SymPy would not take a list as an argument
+            offset = sp.Tuple(*offset)
+        return super().__new__(cls, expr, offset, **kwargs)
+
+    @classmethod
+    def eval(cls, expr, offset):
+        if not isinstance(offset, sp.Tuple) or not offset or not all(
+                isinstance(o, sp.Integer) for o in offset):
+            raise StencilError(f"shift({expr}, {offset}): the offset must be a tuple of integers, one"
+                               " per axis, as in shift(u, (1, 0))")
+        if all(o == 0 for o in offset):
+            return expr
+        if isinstance(expr, shift) and len(expr.args[1]) == len(offset):
+            return shift(expr.args[0], sp.Tuple(*[a + b for a, b in zip(expr.args[1], offset)]))
+        return None
+
+
+OPERATORS = (grad, div, laplace, dot, D, shift)
 
 # SymPy functions every backend can print, applied pointwise.
 POINTWISE = (
@@ -328,7 +356,7 @@ _STRING_FUNCTIONS = {
     "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "Abs": sp.Abs, "abs": sp.Abs, "sign": sp.sign,
     "Min": sp.Min, "Max": sp.Max, "min": sp.Min, "max": sp.Max, "floor": sp.floor,
     "ceiling": sp.ceiling, "Piecewise": sp.Piecewise,
-    "grad": grad, "div": div, "laplace": laplace, "D": D, "dot": dot,
+    "grad": grad, "div": div, "laplace": laplace, "D": D, "dot": dot, "shift": shift,
 }
 _STRING_CONSTANTS = {"pi": sp.pi}
 _PARSER_GLOBALS = {"Integer": sp.Integer, "Float": sp.Float, "Rational": sp.Rational,
@@ -400,6 +428,11 @@ def _is_vector(e: sp.Basic, rhs: sp.Basic, ndim: int) -> bool:
             raise StencilError(f"{e}: axis {e.args[1]} is out of range for ndim={ndim} "
                                f"(axes are 0..{ndim - 1})")
         return False
+    if isinstance(e, shift):
+        if len(e.args[1]) != ndim:
+            raise StencilError(f"{e}: the offset {tuple(int(o) for o in e.args[1])} has {len(e.args[1])}"
+                               f" entries but ndim={ndim}; give one integer per axis")
+        return _is_vector(e.args[0], rhs, ndim)
     if isinstance(e, (sp.Symbol, sp.Number, sp.NumberSymbol)):
         return False
     if e.is_Number is not None and e in (sp.I, sp.zoo, sp.oo, -sp.oo, sp.nan):
@@ -438,7 +471,7 @@ def _is_vector(e: sp.Basic, rhs: sp.Basic, ndim: int) -> bool:
         raise StencilError(f"{e}: SymPy's Derivative is not supported; use D(expr, axis), grad, div"
                            " or laplace")
     if isinstance(e, sp.Function):
-        raise StencilError(f"unknown function {e.func} in {e}; accepted: grad, div, laplace, D, dot and"
+        raise StencilError(f"unknown function {e.func} in {e}; accepted: grad, div, laplace, D, dot, shift and"
                            " sin cos tan asin acos atan atan2 sinh cosh tanh exp log sqrt Abs sign Min"
                            " Max floor ceiling Piecewise")
     if isinstance(e, (sp.Rel, sp.logic.boolalg.Boolean)):
@@ -447,9 +480,9 @@ def _is_vector(e: sp.Basic, rhs: sp.Basic, ndim: int) -> bool:
 
 
 def _under_operator(expr: sp.Basic) -> set[str]:
-    """Names of fields that appear inside a differential operator."""
+    """Names of fields that appear inside a differential operator (or read as neighbours)."""
     found: set[str] = set()
-    for op in expr.atoms(grad, div, laplace, D, dot):
+    for op in expr.atoms(grad, div, laplace, D, dot, shift):
         found |= {f.name for f in op.atoms(Field)}
     return found
 
