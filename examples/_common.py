@@ -16,13 +16,17 @@ import os
 import sys
 import time
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import stencilc
 
-import stencilc  # noqa: E402
+try:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ModuleNotFoundError:   # the physics and the check line need no pictures
+    plt = None
+NO_PICTURES = 'matplotlib is not installed: pip install "stencilc[examples]" for the pictures'
 
 # A run is shown with a progress bar when it does more cell updates than this (a few seconds of
 # compiled code on two cores); the NumPy backend counts as this many times slower.
@@ -96,6 +100,9 @@ class Run:
 
     def save(self, fig, filename):
         path = self.path(filename)
+        if plt is None:
+            print(f"skipped: {path} ({NO_PICTURES})")
+            return None
         fig.savefig(path, dpi=100)
         plt.close(fig)
         print(f"wrote: {path}")
@@ -103,7 +110,7 @@ class Run:
 
     def thumbnail(self, image, **imshow):
         """The gallery's picture: just the field, 160 px square, no axes (well under 150 KB)."""
-        if not self.args.thumbnail:
+        if not self.args.thumbnail or plt is None:
             return
         fig = plt.figure(figsize=(1.6, 1.6), dpi=100)
         ax = fig.add_axes([0, 0, 1, 1])
@@ -150,7 +157,23 @@ def show_field(ax, image, title, *, label, length=None, units=None, **imshow):
     return im
 
 
+class _NoPicture:
+    """Stands for a figure or an axis when matplotlib is missing: every use of it does nothing."""
+
+    def __getattr__(self, name):
+        return self
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __getitem__(self, key):
+        return self
+
+
 def figure(ncols=1, width=4.6, height=3.8):
+    """A figure and its `ncols` axes (one axis, or a tuple); placeholders without matplotlib."""
+    if plt is None:
+        return _NoPicture(), (_NoPicture() if ncols == 1 else tuple(_NoPicture() for _ in range(ncols)))
     fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), layout="constrained")
     fig.get_layout_engine().set(wspace=0.08)  # keeps a colour bar's label clear of the next axis label
     return fig, axes

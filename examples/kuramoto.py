@@ -108,8 +108,11 @@ def compare(run, theta0, omega0, steps, backends):
 
 def write_gif(path, frames, dt_frame):
     """The seed's play_video as a file: θ mod 2π through the cyclic colour map, upscaled to about 200 px."""
-    import imageio.v3 as iio
-    import matplotlib
+    try:
+        import imageio.v3 as iio
+        import matplotlib
+    except ModuleNotFoundError as e:
+        sys.exit(f"kuramoto: --animate needs {e.name}: pip install \"stencilc[examples]\"")
 
     cmap = matplotlib.colormaps["twilight"]
     scale = max(1, 200 // frames.shape[1])
