@@ -153,8 +153,11 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
         Input fields are Neumann unless named, except along axes periodic for the state.
     backend : {"c", "numpy", "numba", "cuda"}
         What the kernel is generated as and run with.
-    dtype : {"float64", "float32"}
-        The precision of the arrays, the arithmetic and the literals.
+    dtype : {"float64", "float32", "complex128", "complex64"}
+        The precision of the arrays, the arithmetic and the literals. With a complex dtype, fields
+        and parameters are complex and ``I`` is the imaginary unit (also in a string ``rhs``; in a
+        real stencil's string it is a parameter's name); ``re``, ``im``, ``Abs`` and ``arg`` give
+        reals, which conditions, ``Min`` and ``Max`` need.
     spacing : float or sequence of float
         Grid spacing ``h``, one value or one per axis.
     fastmath : bool

@@ -18,7 +18,7 @@ from .backends import TARGETS
 from .errors import StencilError
 from .symbolic import BC_WORDS, BoundaryCondition, parse_bc
 
-DTYPES = ("float32", "float64")
+DTYPES = ("float32", "float64", "complex64", "complex128")
 
 DESCRIPTION = "stencilc: compile the right-hand side of a PDE, written like SymPy, into stencil code."
 

@@ -581,7 +581,7 @@ class DistributedStencil:
         itself (for a system, the tuple of state arrays): the kernel reads the padded copies."""
         arrays, params, outs = self._prepare(state_arrays, out, inputs, in_place=True)
         outs = list(arrays[:len(self.state)]) if outs is None else outs
-        self._variant("euler")(self._padded, params + [self._k._param("dt", dt)], outs, self.local_shape)
+        self._variant("euler")(self._padded, params + [self._k._param("dt", dt, real=True)], outs, self.local_shape)
         return outs[0] if len(self.state) == 1 else tuple(outs)
 
     def allreduce_sum(self, value):

@@ -358,7 +358,7 @@ class _Euler(_Stepper):
     """Explicit Euler through ``rhs``."""
 
     def __init__(self, rhs, xp, u):
-        self.rhs, self.xp, self.u, self.dtype = rhs, xp, u, u[0].dtype.type
+        self.rhs, self.xp, self.u, self.dtype = rhs, xp, u, u[0].real.dtype.type   # steps are real
         self.spare = _grids(xp, u)      # holds f(u) during a step, free between steps
 
     def step(self, t, h):
@@ -376,7 +376,7 @@ class _FusedEuler(_Stepper):
 
     def __init__(self, stencil, inputs, xp, u):
         self.stencil, self.inputs, self.u = stencil, inputs, u
-        self.at, self.dtype = _time_keyword(stencil), u[0].dtype.type
+        self.at, self.dtype = _time_keyword(stencil), u[0].real.dtype.type
         self.spare = _grids(xp, u)      # receives the next state, free between steps
 
     def step(self, t, h):
@@ -394,7 +394,7 @@ class _InPlaceEuler(_Stepper):
 
     def __init__(self, stencil, inputs, u):
         self.stencil, self.inputs, self.u = stencil, inputs, u
-        self.at, self.dtype = _time_keyword(stencil), u[0].dtype.type
+        self.at, self.dtype = _time_keyword(stencil), u[0].real.dtype.type
 
     def step(self, t, h):
         self.stencil.euler_step(*self.u, dt=self.dtype(h), out=_out(self.u), **self.at(t),
@@ -415,7 +415,7 @@ class _BatchedEuler(_Stepper):
 
     def __init__(self, single, stencil, inputs, xp, u, progress):
         self.single, self.stencil, self.inputs, self.xp, self.u = single, stencil, inputs, xp, u
-        self.at, self.dtype = _time_keyword(stencil), u[0].dtype.type
+        self.at, self.dtype = _time_keyword(stencil), u[0].real.dtype.type
         self.progress = progress
         self.most_steps = _REPORT_FIRST_STEPS if progress else sys.maxsize
 
@@ -446,7 +446,7 @@ class _Heun(_Stepper):
     evals = 2
 
     def __init__(self, rhs, xp, u):
-        self.rhs, self.xp, self.u, self.dtype = rhs, xp, u, u[0].dtype.type
+        self.rhs, self.xp, self.u, self.dtype = rhs, xp, u, u[0].real.dtype.type
         self.k1, self.k2, self.stage = _grids(xp, u), _grids(xp, u), _grids(xp, u)
 
     def step(self, t, h):
@@ -469,7 +469,7 @@ class _RK4(_Stepper):
     evals = 4
 
     def __init__(self, rhs, xp, u):
-        self.rhs, self.xp, self.u, self.dtype = rhs, xp, u, u[0].dtype.type
+        self.rhs, self.xp, self.u, self.dtype = rhs, xp, u, u[0].real.dtype.type
         self.k, self.stage, self.acc = _grids(xp, u), _grids(xp, u), _grids(xp, u)
 
     def step(self, t, h):
@@ -503,7 +503,7 @@ class _DormandPrince(_Stepper):
     evals = 6
 
     def __init__(self, rhs, xp, u, rtol, atol, total=lambda sums: sums):
-        self.rhs, self.xp, self.u, self.dtype = rhs, xp, u, u[0].dtype.type
+        self.rhs, self.xp, self.u, self.dtype = rhs, xp, u, u[0].real.dtype.type
         self.rtol, self.atol, self.total = rtol, atol, total
         self.k = [_grids(xp, u) for _ in range(7)]
         self.stage, self.tmp = _grids(xp, u), _grids(xp, u)
@@ -533,7 +533,7 @@ class _DormandPrince(_Stepper):
             xp.add(scale, scale.dtype.type(self.atol), out=scale)
             xp.divide(err, scale, out=err)
             flat = err.reshape(-1)
-            total += float(xp.vdot(flat, flat))
+            total += float(xp.vdot(flat, flat).real)   # complex: the sum of |err|^2
             count += flat.size
         total, count = self.total((total, count))
         return math.sqrt(total / count) if count else 0.0

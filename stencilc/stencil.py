@@ -38,7 +38,7 @@ class Stencil:
     ndim : int
         Number of grid dimensions.
     dtype : str
-        ``"float64"`` or ``"float32"``.
+        ``"float64"``, ``"float32"``, ``"complex128"`` or ``"complex64"``.
     spacing : tuple of float
         Grid spacing per axis.
     radius : int
@@ -68,6 +68,7 @@ class Stencil:
         self.spacing = problem.spacing
         self.bc = problem.bc_of
         self._np_dtype = np.dtype(problem.dtype)
+        self._real_dtype = np.empty(0, self._np_dtype).real.dtype
         if len(problem.state) == 1:
             self.expr = problem.rhs[0]
         else:
@@ -107,19 +108,30 @@ class Stencil:
             value = np.ascontiguousarray(value)
         return value
 
-    def _param(self, name: str, value: Any):
+    def _param(self, name: str, value: Any, real: bool = False):
+        """`value` as a scalar of the stencil's dtype (of its real part with `real`, as the time
+        step is); a complex value for a real stencil says which dtype takes it."""
         if isinstance(value, np.ndarray) and value.ndim == 0:
             value = value[()]
+        kind = np.dtype(self._np_dtype).kind
+        if (kind == "c" and not real and isinstance(value, numbers.Complex)
+                and not isinstance(value, (bool, np.bool_))):
+            return self._np_dtype.type(value)
+        if isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real):
+            hint = ("; compile with dtype='complex128' (or 'complex64') for complex parameters"
+                    if kind != "c" else "")
+            raise ValueError(f"parameter {name!r} must be a real number, got complex {value!r}{hint}")
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             shape = getattr(value, "shape", None)
             # an array's shape, not its values: a grid-sized array would fill the screen
             given = (f"an array of shape {tuple(shape)}" if shape is not None
                      else f"{type(value).__name__} {reprlib.repr(value)}")
-            raise ValueError(f"parameter {name!r} must be a real number, got {given}"
+            raise ValueError(f"parameter {name!r} must be a {'complex' if kind == 'c' and not real else 'real'}"
+                             f" number, got {given}"
                              + (f"; for a value per grid point make {name!r} a field "
                                 f"(fields=[{name!r}], or Field({name!r}) in the expression)"
                                 if shape is not None and len(shape) > 0 else ""))
-        return self._np_dtype.type(value)
+        return (self._real_dtype if real else self._np_dtype).type(value)
 
     def _bind(self, state_arrays: tuple, inputs: dict):
         nstate = len(self.state)
@@ -203,7 +215,7 @@ class Stencil:
         """
         arrays, params, shape = self._bind(state_arrays, dict(inputs))
         outs = self._outputs(out, shape, arrays, in_place=True)
-        self._stepping.step(arrays, params + [self._param("dt", dt)], outs, shape)
+        self._stepping.step(arrays, params + [self._param("dt", dt, real=True)], outs, shape)
         outs = arrays[:len(self.state)] if outs is None else outs
         return outs[0] if len(self.state) == 1 else tuple(outs)
 
@@ -218,6 +230,6 @@ class Stencil:
         steps = check_steps(steps)
         arrays, params, shape = self._bind(state_arrays, dict(inputs))
         outs = self._outputs(out, shape, arrays, in_place=True)
-        self._stepping.steps(arrays, params + [self._param("dt", dt)], outs, shape, steps)
+        self._stepping.steps(arrays, params + [self._param("dt", dt, real=True)], outs, shape, steps)
         outs = arrays[:len(self.state)] if outs is None else outs
         return outs[0] if len(self.state) == 1 else tuple(outs)

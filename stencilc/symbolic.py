@@ -26,7 +26,7 @@ from .errors import StencilError
 __all__ = [
     "Field", "fields", "grad", "div", "laplace", "D", "dot", "shift",
     "BoundaryCondition", "Neumann", "Periodic", "Dirichlet", "Robin", "parse_bc",
-    "Problem", "check_problem",
+    "Problem", "check_problem", "COMPLEX_DTYPES", "real_valued",
 ]
 
 
@@ -116,7 +116,70 @@ OPERATORS = (grad, div, laplace, dot, D, shift)
 POINTWISE = (
     sp.sin, sp.cos, sp.tan, sp.asin, sp.acos, sp.atan, sp.atan2, sp.sinh, sp.cosh, sp.tanh,
     sp.exp, sp.log, sp.Abs, sp.sign, sp.Min, sp.Max, sp.floor, sp.ceiling, sp.Piecewise,
+    sp.re, sp.im, sp.conjugate, sp.arg,
 )
+
+# --------------------------------------------------------------------------- complex values
+
+COMPLEX_DTYPES = {"complex64": "float32", "complex128": "float64"}   # -> the dtype of a part
+
+# functions of a complex value whose value is real
+REAL_PARTS = (sp.re, sp.im, sp.Abs, sp.arg)
+# functions that take real arguments only (they order values, or are defined on the real line)
+REAL_ONLY = (sp.Min, sp.Max, sp.sign, sp.floor, sp.ceiling, sp.atan2)
+
+
+def real_valued(e: sp.Basic, real=frozenset()) -> bool:
+    """Whether `e` has a real value in a complex stencil, where every field, parameter and array
+    element is complex: it is built from real numbers, symbols assumed real (indices) or listed in
+    `real` (temporaries known to be real), and `re`, `im`, `Abs`, `arg` of anything, with
+    arithmetic and functions. Such values are computed in real arithmetic on every backend (so
+    `sqrt(re(z))` is NaN where re(z) < 0, as for a real stencil)."""
+    if isinstance(e, REAL_PARTS):
+        return True
+    if isinstance(e, sp.Symbol):
+        return bool(e.is_real) or e in real
+    if e is sp.I or isinstance(e, sp.Number) or isinstance(e, sp.NumberSymbol):
+        return bool(e.is_real)
+    if e.is_number:
+        return bool(e.is_real)
+    if isinstance(e, sp.Piecewise):
+        return all(real_valued(v, real) for v, _ in e.args)
+    if isinstance(e, (sp.Add, sp.Mul, sp.Pow) + POINTWISE):
+        return all(real_valued(a, real) for a in e.args)
+    if isinstance(e, (sp.Rel, sp.logic.boolalg.Boolean)):
+        return True
+    return bool(e.is_integer)   # integer index arithmetic; array elements are complex
+
+
+def _check_complex(e: sp.Basic, complex_dtype: bool, dtype: str) -> None:
+    """In a real stencil, the imaginary unit is an error; in a complex one, a comparison or an
+    ordering function of a complex value is."""
+    if not complex_dtype:
+        for n in e.atoms(sp.Number, type(sp.I)):
+            if n is sp.I or not n.is_real:
+                raise StencilError(f"{e} contains the imaginary unit I, but dtype={dtype!r} is real; use"
+                                   " dtype='complex128' (or 'complex64') for complex fields")
+        return
+    for sub in sp.preorder_traversal(e):
+        if isinstance(sub, sp.Rel):
+            operands = sub.args
+        elif isinstance(sub, REAL_ONLY):
+            operands = sub.args
+        else:
+            continue
+        for a in operands:
+            if not real_valued(a):
+                what = "compares" if isinstance(sub, sp.Rel) else f"{sub.func} takes"
+                raise StencilError(f"{sub} {what} the complex value {a}; complex numbers have no order:"
+                                   f" use re({a}), im({a}) or Abs({a})")
+
+
+def _as_real(e: sp.Basic) -> sp.Basic:
+    """A real stencil's `re`, `im`, `conjugate` and `arg`, which SymPy keeps unevaluated for
+    symbols of unknown kind, with their real values."""
+    return e.replace(sp.re, lambda a: a).replace(sp.im, lambda a: sp.Integer(0)).replace(
+        sp.conjugate, lambda a: a).replace(sp.arg, lambda a: sp.Piecewise((sp.pi, a < 0), (0, True)))
 
 
 # --------------------------------------------------------------------------- boundary conditions
@@ -356,6 +419,7 @@ _STRING_FUNCTIONS = {
     "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "Abs": sp.Abs, "abs": sp.Abs, "sign": sp.sign,
     "Min": sp.Min, "Max": sp.Max, "min": sp.Min, "max": sp.Max, "floor": sp.floor,
     "ceiling": sp.ceiling, "Piecewise": sp.Piecewise,
+    "re": sp.re, "im": sp.im, "conjugate": sp.conjugate, "conj": sp.conjugate, "arg": sp.arg,
     "grad": grad, "div": div, "laplace": laplace, "D": D, "dot": dot, "shift": shift,
 }
 _STRING_CONSTANTS = {"pi": sp.pi}
@@ -364,8 +428,11 @@ _PARSER_GLOBALS = {"Integer": sp.Integer, "Float": sp.Float, "Rational": sp.Rati
                    "True": sp.true, "False": sp.false}
 
 
-def parse(text: str, field_names: set[str]) -> sp.Expr:
-    """Parse a right-hand side string; `field_names` become `Field`s, other names parameters."""
+def parse(text: str, field_names: set[str], imaginary_unit: bool = False) -> sp.Expr:
+    """Parse a right-hand side string; `field_names` become `Field`s, other names parameters.
+
+    With `imaginary_unit` (a complex stencil), `I` is the imaginary unit; otherwise it is a
+    parameter's name like any other (SymPy's reserved names are ordinary names in strings)."""
     if not isinstance(text, str):
         raise StencilError(f"right-hand side must be a SymPy expression or a string, got {text!r}")
     if not text.strip():
@@ -383,6 +450,8 @@ def parse(text: str, field_names: set[str]) -> sp.Expr:
             local[n] = Field(n)
         elif n in _STRING_FUNCTIONS or n in _STRING_CONSTANTS:
             local[n] = _STRING_FUNCTIONS.get(n, _STRING_CONSTANTS.get(n))
+        elif n == "I" and imaginary_unit:
+            local[n] = sp.I
         elif n not in ("Integer", "Float", "Rational", "Symbol", "Function", "True", "False"):
             local[n] = sp.Symbol(n)
     try:
@@ -435,8 +504,12 @@ def _is_vector(e: sp.Basic, rhs: sp.Basic, ndim: int) -> bool:
         return _is_vector(e.args[0], rhs, ndim)
     if isinstance(e, (sp.Symbol, sp.Number, sp.NumberSymbol)):
         return False
-    if e.is_Number is not None and e in (sp.I, sp.zoo, sp.oo, -sp.oo, sp.nan):
-        raise StencilError(f"{e} in the right-hand side is not a finite real number")
+    if e.is_number and not e.atoms(sp.Symbol, sp.Function) - {sp.I}:
+        return False    # e.g. 2 + 3*I
+    if e is sp.I:
+        return False   # a complex stencil's unit; a real stencil refuses it (_check_complex)
+    if e.is_Number is not None and e in (sp.zoo, sp.oo, -sp.oo, sp.nan):
+        raise StencilError(f"{e} in the right-hand side is not a finite number")
     if isinstance(e, (sp.Add,)):
         kinds = [_is_vector(a, rhs, ndim) for a in e.args]
         if any(kinds) and not all(kinds):
@@ -493,8 +566,9 @@ def _normalise_dtype(dtype: Any) -> str:
         name = np.dtype(dtype).name
     except TypeError:
         name = None
-    if name not in ("float32", "float64"):
-        raise StencilError(f"dtype {dtype!r} is not supported; use 'float32' or 'float64'")
+    if name not in ("float32", "float64", "complex64", "complex128"):
+        raise StencilError(f"dtype {dtype!r} is not supported; use 'float32', 'float64', 'complex64'"
+                           " or 'complex128'")
     return name
 
 
@@ -636,6 +710,7 @@ def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dt
     if not isinstance(fastmath, bool):
         raise StencilError(f"fastmath={fastmath!r} must be True or False")
     dtype = _normalise_dtype(dtype)
+    is_complex = dtype in COMPLEX_DTYPES
     spacing = _normalise_spacing(spacing, ndim)
 
     declared_fields = []
@@ -662,7 +737,7 @@ def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dt
                                f" {keys}")
         state_names = state_names or keys
         known = set(keys) | set(declared_fields)
-        exprs_by_name = {k: (parse(v, known) if isinstance(v, str) else v) for k, v in zip(keys, rhs.values())}
+        exprs_by_name = {k: (parse(v, known, is_complex) if isinstance(v, str) else v) for k, v in zip(keys, rhs.values())}
         exprs = [exprs_by_name[n] for n in state_names]
     else:
         if len(state_names) > 1:
@@ -671,12 +746,12 @@ def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dt
         known = set(state_names) | set(declared_fields)
         if isinstance(rhs, str) and not state_names:
             # an undeclared name under a differential operator is the state, if it is the only one
-            under = {s.name for op in parse(rhs, known).atoms(*OPERATORS) for s in op.free_symbols}
+            under = {s.name for op in parse(rhs, known, is_complex).atoms(*OPERATORS) for s in op.free_symbols}
             if len(under - known) == 1:
                 known |= under - known
             else:
                 undecided = under - known
-        exprs = [parse(rhs, known) if isinstance(rhs, str) else rhs]
+        exprs = [parse(rhs, known, is_complex) if isinstance(rhs, str) else rhs]
     for e in exprs:
         if isinstance(e, (int, float)):
             continue
@@ -690,6 +765,10 @@ def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dt
     if promote:
         exprs = [e.xreplace(promote) for e in exprs]
 
+    for e in exprs:
+        _check_complex(e, is_complex, dtype)
+    if not is_complex:
+        exprs = [_as_real(e) for e in exprs]
     for e in exprs:
         if _is_vector(e, e, ndim):
             raise StencilError(f"the right-hand side {e} is vector-valued (it contains grad outside div or"

@@ -19,7 +19,8 @@ than one dimension the ghosts are filled axis by axis, axis 0 first.
 Boundary conditions are given per axis as `(low, high)` pairs of simple tuples:
 `("neumann",)` (zero flux), `("neumann", g)`, `("periodic",)`, `("dirichlet", g)` or
 `("robin", a, b, g)`. Spacing `h` is a number or one per axis.
-The ghost-cell oracles compute in float64 whatever the input dtype.
+The ghost-cell oracles compute in float64 whatever the input dtype (complex128 for complex input:
+the ghost rules are linear, so they apply to complex values as they are).
 """
 
 import numpy as np
@@ -152,7 +153,7 @@ def pad(u: npt.ArrayLike, bcs, r: int, h=1.0) -> np.ndarray:
     """`u` with `r` ghost cells on every side, filled axis by axis (axis 0 first) by the ghost rules;
     an axis filled later reads the ghosts of the axes filled before it (that is what fills corners).
     `h` (one number or one per axis) is the spacing the Neumann and Robin rules use."""
-    P = np.array(u, dtype=np.float64)
+    P = np.array(u, dtype=np.complex128 if np.iscomplexobj(u) else np.float64)
     if len(bcs) != P.ndim:
         raise ValueError(f"{len(bcs)} boundary conditions for a {P.ndim}-d array")
     h = _spacing(h, P.ndim)
@@ -162,7 +163,7 @@ def pad(u: npt.ArrayLike, bcs, r: int, h=1.0) -> np.ndarray:
         n = P.shape[axis]
         shape = list(P.shape)
         shape[axis] = n + 2 * r
-        Q = np.empty(shape)
+        Q = np.empty(shape, dtype=P.dtype)
         for j in range(n + 2 * r):
             src, sign, offset = ghost_source(j - r, n, low, high, h[axis])
             dst_index = [slice(None)] * P.ndim

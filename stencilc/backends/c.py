@@ -22,14 +22,15 @@ from .. import threads
 from ..errors import StencilError
 from ..ir import Kernel, index
 from .backend import Backend, host_id
-from .printing import CTYPE, CLikePrinter, arguments, c_declarations, stride
+from .printing import (CTYPE, CLikePrinter, arguments, c_call_names, c_declarations, complex_parameters,
+                       scalar_parts, stride)
 
 BACKEND = Backend(name="c", source_file="kernel.c", passes=("reuse_fluxes:all", "cse"), split_strips=True,
                   steps_driver=True)
 # grids with fewer points than this run on one thread (measured: a team costs ~10 µs and far more
 # when the cores are shared)
 MIN_PARALLEL_POINTS = 32768
-LIBM_SUFFIX = {"float64": "", "float32": "f"}
+LIBM_SUFFIX = {"float64": "", "float32": "f", "complex128": "", "complex64": "f"}
 
 # glibc libmvec functions: (name, arity, glibc version that added the vector variants)
 _LIBMVEC = [("sin", 1, None), ("cos", 1, None), ("exp", 1, None), ("log", 1, None), ("pow", 2, None),
@@ -49,24 +50,26 @@ def _carried(view: dict, region, p: CLikePrinter, ndim: int):
         lp["before"], lp["head"] = [], []
     buffers, reads, writes = [], [], []
     last = ndim - 1
+    ctype = None
     idx = [index(a) for a in range(ndim)]
     for k, c in enumerate(region.carried):
         buf = f"_buf{k}"
+        ctype = p.real_type if p.is_real(c.value) else p.value_type   # a real flux stays real
         inner = [b for b in range(ndim) if b > c.axis]
         if c.axis == last:
             # the fill starts one point before the region (the value the first point reads one step
             # back), which is -1 when the region starts at the array's edge (a halo side): the
             # buffer holds n + 1 values, the one for point i at i + 1
-            buffers.append({"name": buf, "size": f"n{last} + 1"})
+            buffers.append({"name": buf, "size": f"n{last} + 1", "type": ctype})
             loops[last]["before"].append({
                 "buffer": buf, "index": f"i{last} + 1", "value": p.doprint(c.value),
                 "ix": p.point_indices()[0]["value"],
                 "loops": [{"var": f"i{last}", "start": p.index(region.bounds[last][0] - 1),
                            "stop": p.index(region.bounds[last][1])}]})
-            reads += [{"name": c.current.name, "value": f"{buf}[i{last} + 1]"},
-                      {"name": c.previous.name, "value": f"{buf}[i{last}]"}]
+            reads += [{"name": c.current.name, "value": f"{buf}[i{last} + 1]", "type": ctype},
+                      {"name": c.previous.name, "value": f"{buf}[i{last}]", "type": ctype}]
             continue
-        buffers.append({"name": buf, "size": p.doprint(stride(c.axis, ndim))})
+        buffers.append({"name": buf, "size": p.doprint(stride(c.axis, ndim)), "type": ctype})
         j = p.doprint(sp.Add(*[idx[b] * stride(b, ndim) for b in inner]))
         back = list(idx)
         back[c.axis] = idx[0] - 1 if c.axis == 0 else region.bounds[c.axis][0] - 1
@@ -74,8 +77,8 @@ def _carried(view: dict, region, p: CLikePrinter, ndim: int):
                 "loops": [{"var": f"i{b}", "start": p.index(region.bounds[b][0]),
                            "stop": p.index(region.bounds[b][1])} for b in inner]}
         (loops[0]["head"] if c.axis == 0 else loops[c.axis]["before"]).append(fill)
-        reads += [{"name": c.previous.name, "value": f"{buf}[{j}]"},
-                  {"name": c.current.name, "value": p.doprint(c.value)}]
+        reads += [{"name": c.previous.name, "value": f"{buf}[{j}]", "type": ctype},
+                  {"name": c.current.name, "value": p.doprint(c.value), "type": ctype}]
         writes.append({"buffer": buf, "index": j, "name": c.current.name})
     view.update(buffers=buffers, carried_reads=reads, carried_writes=writes,
                 chunked=any(c.axis == 0 for c in region.carried))
@@ -96,7 +99,7 @@ def _steps_driver(kernel: Kernel) -> dict:
     rename = {s: f"_src_{s}" for s in kernel.state}
     rename.update({o: f"_dst_{s}" for s, o in zip(kernel.state, kernel.outputs)})
     return {"arguments": _steps_arguments(kernel, " restrict"),
-            "call": [rename.get(n, n) for _, n in arguments(kernel)],
+            "call": c_call_names(kernel, rename),
             "state": [{"name": s, "out": o} for s, o in zip(kernel.state, kernel.outputs)]}
 
 
@@ -105,13 +108,14 @@ def _in_place_arguments(kernel: Kernel) -> list[str]:
     three block buffers per state field, the grid sizes and the rows per block."""
     ct = CTYPE[kernel.dtype]
     args = [f"{ct} *{s}" for s in kernel.state] + [f"const {ct} *{f}" for f in kernel.fields]
-    args += [f"const {ct} {p}" for p in kernel.scalars]
+    args += [d for d in c_declarations(kernel) if d.split()[-1] in
+             {part for p in kernel.scalars for part in scalar_parts(kernel, p)}]
     args += [f"{ct} *_blk{k}_{s}" for k in range(3) for s in kernel.state]
     return args + [f"const int64_t n{a}" for a in range(kernel.ndim)] + ["const int64_t rows"]
 
 
 def _in_place_driver(kernel: Kernel) -> dict:
-    return {"arguments": _in_place_arguments(kernel), "call": [n for _, n in arguments(kernel)],
+    return {"arguments": _in_place_arguments(kernel), "call": c_call_names(kernel),
             "state": [{"name": s, "out": o} for s, o in zip(kernel.state, kernel.outputs)],
             "row": " * ".join([f"n{a}" for a in range(1, kernel.ndim)]) or "1"}
 
@@ -149,7 +153,8 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
         regions.append(view)
     sfx = LIBM_SUFFIX[kernel.dtype]
     return environment().get_template("c/kernel.c.j2").render(
-        header=header, name=kernel.name, ctype=CTYPE[kernel.dtype],
+        header=header, name=kernel.name, ctype=CTYPE[kernel.dtype], real_ctype=p.real_type,
+        complex_parameters=complex_parameters(kernel), cmplx="CMPLX" + sfx.upper(),
         arguments=c_declarations(kernel, " restrict"), strides=p.strides(), regions=regions,
         steps_driver=_steps_driver(kernel) if steps_driver and not kernel.window else None,
         in_place=_in_place_driver(kernel) if steps_driver and kernel.window else None,
@@ -228,19 +233,25 @@ def load(directory: Path, meta: dict):
     in-place driver `.in_place`."""
     extra = [meta[k] for k in ("steps_signature", "in_place_signature") if k in meta]
     ffi, fns, lib = _open(directory / "kernel.so", [meta["signature"]] + extra)
-    ptr = "float *" if meta["dtype"] == "float32" else "double *"
+    ptr = CTYPE[meta["dtype"]] + " *"
     cast = ffi.cast
 
+    def parts(params):
+        """Complex scalars as their real and imaginary parts (`printing.scalar_parts`)."""
+        return [x for p in params for x in ((p.real, p.imag) if isinstance(p, complex) or
+                                              getattr(p, "dtype", None) is not None and p.dtype.kind == "c"
+                                              else (p,))]
+
     def run(arrays, params, outputs, shape, _lib=lib):
-        fns[0](*[cast(ptr, a.ctypes.data) for a in arrays], *params,
+        fns[0](*[cast(ptr, a.ctypes.data) for a in arrays], *parts(params),
                *[cast(ptr, o.ctypes.data) for o in outputs], *shape)
 
     def steps(arrays, params, outputs, spares, shape, count, _lib=lib):
-        fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *params,
+        fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *parts(params),
                *[cast(ptr, o.ctypes.data) for o in outputs],
                *[cast(ptr, o.ctypes.data) for o in spares], *shape, count)
     def in_place(arrays, params, buffers, shape, rows, _lib=lib):
-        fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *params,
+        fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *parts(params),
                *[cast(ptr, b.ctypes.data) for per_buffer in buffers for b in per_buffer], *shape, rows)
     if "steps_signature" in meta:
         run.steps = steps

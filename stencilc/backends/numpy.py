@@ -41,6 +41,22 @@ class NumPyKernelPrinter(KernelPrinter, NumPyPrinter):
     def conditional(self, cond: str, then: str, otherwise: str) -> str:
         return f"numpy.where({cond}, {then}, {otherwise})"
 
+    # complex values: NumPy's functions take either kind, and the real-valued ones return reals
+    def _print_re(self, expr) -> str:
+        return f"numpy.real({self._print(expr.args[0])})"
+
+    def _print_im(self, expr) -> str:
+        return f"numpy.imag({self._print(expr.args[0])})"
+
+    def _print_conjugate(self, expr) -> str:
+        return f"numpy.conjugate({self._print(expr.args[0])})"
+
+    def _print_arg(self, expr) -> str:
+        return f"numpy.angle({self._print(expr.args[0])})"
+
+    def _print_ImaginaryUnit(self, expr) -> str:
+        return "1j"
+
 
 signature, metadata = no_prototype, no_metadata   # a Python function: load needs only its name
 
@@ -51,7 +67,7 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
     p = NumPyKernelPrinter()
     p.layouts = Layouts(kernel.ndim, kernel.layouts)
     return environment().get_template("numpy/kernel.py.j2").render(
-        header=header, name=kernel.name, dtype=kernel.dtype, ndim=kernel.ndim,
+        header=header, name=kernel.name, real_dtype=kernel.real_dtype, ndim=kernel.ndim,
         arguments=declarations(kernel, {"input": "{}", "scalar": "{}", "output": "{}", "index": "{}"}),
         regions=[p.view(region) for region in kernel.regions])
 

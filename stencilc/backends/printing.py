@@ -15,11 +15,13 @@ from sympy.codegen.ast import float32, float64, real
 from sympy.printing.c import C99CodePrinter
 
 from ..ir import Access, Assign, Kernel, Layout, MappedAccess, Region, index, size
+from ..symbolic import COMPLEX_DTYPES, real_valued
 
 # integer powers up to this are printed as products (exact enough, and vectorisable everywhere)
 MAX_UNROLLED_POWER = 4
 
-CTYPE = {"float64": "double", "float32": "float"}
+CTYPE = {"float64": "double", "float32": "float", "complex128": "double _Complex",
+         "complex64": "float _Complex"}
 
 
 # --------------------------------------------------------------------------- layout
@@ -137,12 +139,48 @@ def argument_names(kernel: Kernel) -> list[str]:
     return [name for _, name in arguments(kernel)]
 
 
-def c_declarations(kernel: Kernel, restrict: str = "", index_type: str = "int64_t") -> list[str]:
-    """C-like parameters in call order: arrays of the kernel dtype (inputs const), scalars, then the
+def scalar_parts(kernel: Kernel, name: str) -> list[str]:
+    """The C-like arguments that carry scalar `name`: a complex parameter travels as its real and
+    imaginary parts, `_re_<name>` and `_im_<name>` (libffi, and so cffi in ABI mode, cannot pass
+    complex numbers by value); a real one, and a runtime scalar (the time step: always real), as
+    itself."""
+    if kernel.dtype in COMPLEX_DTYPES and name not in kernel.runtime:
+        return [f"_re_{name}", f"_im_{name}"]
+    return [name]
+
+
+def complex_parameters(kernel: Kernel) -> list[str]:
+    """The scalars that a C-like function assembles from their parts (`scalar_parts`)."""
+    return [p for p in kernel.scalars if len(scalar_parts(kernel, p)) == 2]
+
+
+def c_call_names(kernel: Kernel, rename=None) -> list[str]:
+    """The argument names of a C-like call in call order, complex scalars as their parts."""
+    rename = rename or {}
+    return [part for kind, name in arguments(kernel)
+            for part in (scalar_parts(kernel, name) if kind == "scalar" else [rename.get(name, name)])]
+
+
+def c_declarations(kernel: Kernel, restrict: str = "", index_type: str = "int64_t",
+                   value_type: str | None = None) -> list[str]:
+    """C-like parameters in call order: arrays of the kernel dtype (inputs const; `value_type`
+    overrides its C type), scalars (complex ones as their two real parts, `scalar_parts`), then the
     integers; `restrict` is the target's no-alias qualifier with its leading space, or ""."""
-    ct = CTYPE[kernel.dtype]
-    return declarations(kernel, {"input": f"const {ct} *{restrict} {{}}", "scalar": f"const {ct} {{}}",
-                                 "output": f"{ct} *{restrict} {{}}", "index": f"const {index_type} {{}}"})
+    ct = value_type or CTYPE[kernel.dtype]
+    rt = CTYPE[COMPLEX_DTYPES.get(kernel.dtype, kernel.dtype)]
+    out = []
+    for kind, name in arguments(kernel):
+        if kind == "input":
+            out.append(f"const {ct} *{restrict} {name}")
+        elif kind == "output":
+            out.append(f"{ct} *{restrict} {name}")
+        elif kind == "index":
+            out.append(f"const {index_type} {name}")
+        else:
+            parts = scalar_parts(kernel, name)
+            out += [f"const {rt if len(parts) == 2 or name in kernel.runtime else ct} {part}"
+                    for part in parts]
+    return out
 
 
 # --------------------------------------------------------------------------- printers
@@ -177,6 +215,15 @@ class KernelPrinter:
     region: Region | None = None
     # the arrays' layouts (padding, origin); None: every array unpadded, starting at the grid's origin
     layouts: "Layouts | None" = None
+    # complex kernels: array elements and parameters are complex, and real-valued subexpressions
+    # (`symbolic.real_valued`) are computed in real arithmetic, in temporaries of `real_type`
+    complex_values: bool = False
+    real_type: str | None = None
+    real_symbols: frozenset = frozenset()
+
+    def is_real(self, expr) -> bool:
+        """Whether `expr` has a real value (always, in a real kernel)."""
+        return not self.complex_values or real_valued(sp.sympify(expr), self.real_symbols)
 
     def positions(self, array: str, indices) -> list:
         """Where the grid indices `indices` lie in `array`, per axis (its padding and origin)."""
@@ -233,7 +280,11 @@ class KernelPrinter:
         return self._fold(self.max_function, expr.args)
 
     def assignment(self, a: Assign) -> dict:
-        return {"type": self.index_type if a.is_index else self.value_type, "name": a.target.name,
+        value_type = self.value_type
+        if self.complex_values and not a.is_index and self.is_real(a.value):
+            value_type = self.real_type
+            self.real_symbols = self.real_symbols | {a.target}
+        return {"type": self.index_type if a.is_index else value_type, "name": a.target.name,
                 "value": self.index(a.value) if a.is_index else self.doprint(a.value),
                 "is_index": a.is_index}
 
@@ -242,6 +293,11 @@ class KernelPrinter:
         variable, bounds and the index-map assignments made once that index is known), the
         temporaries computed at each point and the stores into the outputs."""
         self.region = region
+        # temporaries are named per region; carried values are known before the body reads them
+        self.real_symbols = frozenset()
+        if self.complex_values:
+            self.real_symbols = frozenset(s for c in region.carried if self.is_real(c.value)
+                                          for s in (c.current, c.previous))
         ndim = len(region.bounds)
         point = [index(a) for a in range(ndim)]
         return {
@@ -278,20 +334,72 @@ class PointPrinter(KernelPrinter):
         return f"({self._print(sp.Integer(1))}/({product}))" if n < 0 else f"({product})"
 
 
+# SymPy functions with a complex version that a complex argument calls (C99 <complex.h>: the
+# name with a leading c, or a target's own, `CLikePrinter.complex_call`)
+COMPLEX_FUNCTIONS = ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "log",
+                     "Abs", "sqrt", "pow", "re", "im", "conjugate", "arg")
+_C_COMPLEX_NAMES = {"Abs": "cabs", "re": "creal", "im": "cimag", "conjugate": "conj", "arg": "carg"}
+
+
 class CLikePrinter(PointPrinter, C99CodePrinter):
     """C99 expressions of the kernel IR in one dtype, for the C-like targets.
 
     Arrays are row-major with the strides of their layout (`Layouts`); in the interior, where a
     template defines `ix` (the point's linear index in each frame), a neighbour is `ix` plus its
-    offset.
+    offset. In a complex kernel a function of a complex value calls its complex version
+    (`complex_call`: C99's `csin`, `cabs`, `creal`, ...), one of real values the real one.
     """
     index_type = "int64_t"
 
     def __init__(self, dtype: str, ndim: int, layouts=()):
-        super().__init__(settings={"type_aliases": {real: float32 if dtype == "float32" else float64}})
+        part = COMPLEX_DTYPES.get(dtype, dtype)
+        super().__init__(settings={"type_aliases": {real: float32 if part == "float32" else float64}})
         self.ndim = ndim
         self.value_type = CTYPE[dtype]
+        self.complex_values = dtype in COMPLEX_DTYPES
+        self.real_type = CTYPE[part]
         self.layouts = Layouts(ndim, layouts)
+
+    def complex_call(self, function: str, args: list[str]) -> str:
+        """The call of the complex version of SymPy function `function` (or "pow")."""
+        name = _C_COMPLEX_NAMES.get(function, "c" + function)
+        return f"{name}{self._get_func_suffix(real)}({', '.join(args)})"
+
+    def _complex_function(self, expr) -> str | None:
+        """The complex call for `expr` when it takes a complex value, else None."""
+        if not self.complex_values or all(self.is_real(a) for a in expr.args):
+            return None
+        return self.complex_call(type(expr).__name__, [self._print(a) for a in expr.args])
+
+    def _print_math_func(self, expr, nest=False, known=None) -> str:
+        text = self._complex_function(expr)
+        return text if text is not None else super()._print_math_func(expr, nest=nest, known=known)
+
+    for _name in ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "log", "Abs"):
+        locals()[f"_print_{_name}"] = _print_math_func
+    del _name
+
+    def _print_re(self, expr) -> str:
+        return self._complex_function(expr) or self._print(expr.args[0])
+
+    def _print_im(self, expr) -> str:
+        return self._complex_function(expr) or self._print(sp.Integer(0))
+
+    def _print_conjugate(self, expr) -> str:
+        return self._complex_function(expr) or self._print(expr.args[0])
+
+    def _print_arg(self, expr) -> str:
+        return self.complex_call("arg", [self._print(expr.args[0])])
+
+    def _print_ImaginaryUnit(self, expr) -> str:
+        return "I"
+
+    def power(self, expr: sp.Pow) -> str:
+        if self.complex_values and not (self.is_real(expr.base) and self.is_real(expr.exp)):
+            if expr.exp == sp.S.Half:
+                return self.complex_call("sqrt", [self._print(expr.base)])
+            return self.complex_call("pow", [self._print(expr.base), self._print(expr.exp)])
+        return super().power(expr)
 
     @property
     def min_function(self) -> str:
