@@ -11,6 +11,9 @@ and calls the vectorisable maths of `numba_math`. Those are valid for trigonomet
 a limit; each interior row reports whether any argument reached it and is then recomputed with the
 full-range functions. Boundary strips read through the IR's index maps, like the C template.
 Literals carry the kernel dtype, so float32 kernels stay float32 (Numba would widen `2*x` to float64).
+Complex kernels use Numba's native complex numbers and `cmath` for functions of complex values; real
+literals and real-valued subexpressions (`re`, `im`, `Abs`, `arg`) stay real, of the parts' dtype,
+and only they use numba_math's vectorisable (real) functions.
 This module does not import Numba: generating the source needs none, building and running do.
 """
 from __future__ import annotations
@@ -28,7 +31,8 @@ from sympy.printing.pycode import PythonCodePrinter
 from ..errors import StencilError
 from ..ir import Kernel
 from .backend import Backend, host_id, no_metadata, no_prototype
-from .printing import Layouts, PointPrinter, argument_names, declarations
+from ..symbolic import COMPLEX_DTYPES
+from .printing import Layouts, PointPrinter, argument_names, arguments
 
 BACKEND = Backend(name="numba", source_file="kernel.py", passes=("reuse_fluxes:innermost", "cse"),
                   requires=("numba",))
@@ -54,10 +58,13 @@ class NumbaPrinter(PointPrinter, PythonCodePrinter):
 
     def __init__(self, dtype: str, vector: bool = False, constants: dict | None = None):
         super().__init__(settings={"fully_qualified_modules": True, "inline": True})
-        self.dtype = dtype
+        self.complex_values = dtype in COMPLEX_DTYPES
+        self.dtype = COMPLEX_DTYPES.get(dtype, dtype)   # of real values and literals
+        self.complex_dtype = dtype if self.complex_values else None
         self.vector = vector
         # float32 literals become module constants `_c0 = numpy.float32(...)`, which Numba freezes
-        # as float32 values (an inline `numpy.float32(2.0)` would leave a float64 2.0 in the IR)
+        # as float32 values (an inline `numpy.float32(2.0)` would leave a float64 2.0 in the IR);
+        # keyed by (dtype, text)
         self.constants = {} if constants is None else constants
         self.limited: list[tuple[str, str]] = []
         self._in_index = False
@@ -82,7 +89,12 @@ class NumbaPrinter(PointPrinter, PythonCodePrinter):
             text = f"_math.{text.lstrip('-')}" if text != "-inf" else "-_math.inf"
         if self.dtype == "float64":
             return text
-        return self.constants.setdefault(text, f"_c{len(self.constants)}")
+        return self.constants.setdefault((self.dtype, text), f"_c{len(self.constants)}")
+
+    def _print_ImaginaryUnit(self, expr) -> str:
+        if self.complex_dtype == "complex128":
+            return "1j"
+        return self.constants.setdefault(("complex64", "1j"), f"_c{len(self.constants)}")
 
     def _print_Integer(self, expr) -> str:
         return str(int(expr)) if self._in_index else self._literal(int(expr))
@@ -134,13 +146,43 @@ class NumbaPrinter(PointPrinter, PythonCodePrinter):
     def power(self, expr: sp.Pow) -> str:
         base, e = expr.args
         if e == sp.S.Half:
-            return f"_math.sqrt({self._print(base)})"
+            return f"_{'c' if not self.is_real(base) else ''}math.sqrt({self._print(base)})"
         return f"(({self._print(base)})**({self._print(e)}))"
 
     def _print_sign(self, expr) -> str:
         return f"_numpy.sign({self._print(expr.args[0])})"
 
+    def _complex_function(self, expr) -> str | None:
+        """`cmath`'s version when `expr` takes a complex value, else None."""
+        if not self.complex_values or all(self.is_real(a) for a in expr.args):
+            return None
+        return f"_cmath.{type(expr).__name__}({', '.join(self._print(a) for a in expr.args)})"
+
+    def _print_math(self, expr) -> str:
+        return self._complex_function(expr) or super()._print_known_func(expr)
+
+    _print_tan = _print_asin = _print_acos = _print_atan = _print_sinh = _print_cosh = _print_log = _print_math
+
+    def _print_re(self, expr) -> str:
+        return self._print(expr.args[0]) if self.is_real(expr.args[0]) else f"({self._print(expr.args[0])}).real"
+
+    def _print_im(self, expr) -> str:
+        return self._print(sp.Integer(0)) if self.is_real(expr.args[0]) else f"({self._print(expr.args[0])}).imag"
+
+    def _print_conjugate(self, expr) -> str:
+        a = expr.args[0]
+        return self._print(a) if self.is_real(a) else f"({self._print(a)}).conjugate()"
+
+    def _print_arg(self, expr) -> str:
+        a = expr.args[0]
+        if self.is_real(a):
+            return f"_math.atan2({self._print(sp.Integer(0))}, {self._print(a)})"
+        return f"_cmath.phase({self._print(a)})"
+
     def _vector_math(self, expr) -> str:
+        text = self._complex_function(expr)
+        if text is not None:
+            return text
         full, vector, limit = VECTOR_MATH[self.dtype][type(expr).__name__]
         arg = self._print(expr.args[0])
         if self.vector and limit is not None:
@@ -164,6 +206,7 @@ def _variant(region, kernel: Kernel, vector: bool, constants: dict) -> dict:
         cp = NumbaPrinter(kernel.dtype, vector=vector, constants=constants)
         cp.layouts = Layouts(kernel.ndim, kernel.layouts)
         carried.append({"buffer": f"_line{k}", "current": c.current.name, "previous": c.previous.name,
+                        "dtype": cp.dtype if cp.is_real(c.value) else kernel.dtype,
                         "value": cp.doprint(c.value), "limited": _limited(cp)})
     p = NumbaPrinter(kernel.dtype, vector=vector, constants=constants)
     p.layouts = Layouts(kernel.ndim, kernel.layouts)
@@ -195,11 +238,12 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
         regions.append(entry)
     return environment().get_template("numba/kernel.py.j2").render(
         header=header, name=kernel.name, dtype=kernel.dtype, ndim=kernel.ndim, fastmath=bool(fastmath),
-        signature=declarations(kernel, {"input": "_IN", "scalar": f"_numba.{kernel.dtype}", "output": "_OUT",
-                                        "index": "_numba.int64"}),
+        signature=[{"input": "_IN", "output": "_OUT", "index": "_numba.int64"}.get(kind) or
+                   f"_numba.{kernel.real_dtype if name in kernel.runtime else kernel.dtype}"
+                   for kind, name in arguments(kernel)],
         arguments=argument_names(kernel), regions=regions, boundary_functions=list(boundary.values()),
         outer=[f"i{a}" for a in range(kernel.ndim - 1)],
-        constants=[{"name": n, "value": v} for v, n in constants.items()],
+        constants=[{"name": n, "dtype": t, "value": v} for (t, v), n in constants.items()],
     )
 
 
