@@ -1,7 +1,7 @@
 """stencilc: a stencil compiler for PDE right-hand sides written in SymPy.
 
 Public API: Field, fields, grad, div, laplace, D, dot, shift, Neumann, Periodic, Dirichlet, Robin,
-compile_stencil, generate, integrate, movie, Stencil, Solution, StencilError.
+compile_stencil, generate, integrate, iterate, movie, Stencil, Solution, StencilError.
 """
 __version__ = "0.1.0"
 
@@ -12,7 +12,9 @@ from .stencil import Stencil  # noqa: E402
 from .api import compile_stencil, generate  # noqa: E402
 
 from .integrate import Solution, integrate  # noqa: E402
+from .maps import iterate  # noqa: E402
 from .results import movie  # noqa: E402
 
 __all__ = ["Field", "fields", "grad", "div", "laplace", "D", "dot", "shift", "Neumann", "Periodic",
-           "Dirichlet", "Robin", "compile_stencil", "generate", "integrate", "movie", "Stencil", "Solution", "StencilError"]
+           "Dirichlet", "Robin", "compile_stencil", "generate", "integrate", "iterate", "movie", "Stencil",
+           "Solution", "StencilError"]

@@ -35,15 +35,18 @@ PASSES = {
 }
 
 # the kernel variants and the passes each runs before the backend's own: "euler" is the update
-# kernel `u + dt*f(u)`, which gets the backend's multi-step driver where it has one, and
-# "euler_window" the same update over a row window (ir.py), which gets its in-place driver
-VARIANTS = {"rhs": (), "euler": ("fuse_euler",), "euler_window": ("fuse_euler",)}
+# kernel `u + dt*f(u)`, which gets the backend's multi-step driver where it has one, "map" the
+# right-hand side itself as a discrete map `u <- f(u)` (`iterate`), which gets the same driver, and
+# "euler_window" the update over a row window (ir.py), which gets its in-place driver
+VARIANTS = {"rhs": (), "euler": ("fuse_euler",), "map": (), "euler_window": ("fuse_euler",)}
 WINDOWED = {"euler_window"}
+STEPPED = {"euler", "map", "euler_window"}
 
 # A compile still running after this many seconds prints a one-line notice on stderr (a C kernel
 # takes a fraction of a second, a cold Numba one several); $STENCILC_QUIET=1 turns it off.
 NOTICE_SECONDS = 1.0
-_NOTICE_KIND = {"rhs": "kernel", "euler": "Euler-step kernel", "euler_window": "in-place Euler kernel"}
+_NOTICE_KIND = {"rhs": "kernel", "euler": "Euler-step kernel", "map": "map kernel",
+                "euler_window": "in-place Euler kernel"}
 
 
 def _passes(backend: ModuleType, variant: str) -> tuple[str, ...]:
@@ -59,7 +62,7 @@ def _kernel(problem: Problem, name: str, backend: ModuleType, variant: str = "rh
 
 
 def _steps_driver(backend: ModuleType, variant: str) -> bool:
-    return backend.BACKEND.steps_driver and variant in ("euler", "euler_window")
+    return backend.BACKEND.steps_driver and variant in STEPPED
 
 
 def _render(problem: Problem, backend: ModuleType, name: str, variant: str = "rhs",

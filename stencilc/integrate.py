@@ -61,9 +61,10 @@ _IN_PLACE_MIN_BYTES = 256 << 20
 
 @dataclass(frozen=True)
 class Solution:
-    """The result of `integrate`.
+    """The result of `integrate` (and of `iterate`, whose ``t`` holds step counts).
 
-    ``t``: recorded times (a float64 NumPy array, first t0, last t_end). ``frames``: the recorded
+    ``t``: recorded times (a float64 NumPy array, first t0, last t_end; for `iterate` the recorded
+    step counts as int64). ``frames``: the recorded
     states stacked along a new first axis (for systems a dict name → stack). ``final``: the state at
     t_end (for systems a dict name → array). ``stats``: ``steps`` (accepted steps), ``rejected``
     (rejected RK45 steps), ``rhs_evals``, ``wall_seconds`` (the time loop) and
@@ -154,9 +155,7 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", t0=0.0, inputs=None,
             raise StencilError("rk45 needs rtol > 0 or atol > 0; both are 0")
     if record_every is not None:
         record_every = _positive_time("record_every", record_every)
-    if callback is not None and not callable(callback):
-        raise StencilError(f"callback must be callable as callback(t, state), "
-                           f"got {type(callback).__name__}")
+    _check_callback(callback)
     inputs = _check_inputs(stencil, inputs)
     if not getattr(stencil, "reporting", True):   # a distributed stencil on a rank other than 0
         progress, callback = False, None
@@ -167,19 +166,14 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", t0=0.0, inputs=None,
     xp = _array_module(given[0])
     times = _recording_times(t0, t_end, record_every)
     first = 0 if record_initial else 1     # frame i of the stack holds times[first + i]
-    frames = [xp.empty((len(times) - first,) + x.shape, dtype=x.dtype) for x in given]
-    home = [stack[-1] for stack in frames]
-    u = list(home)
-    for stack, x, mine in zip(frames, given, home):
-        mine[...] = x
-        if record_initial and len(stack) > 1:
-            stack[0][...] = x
+    frames = _Frames(xp, given, len(times) - first, record_initial)
+    u = list(frames.home)
     del given
 
     stepper = _choose_stepper(method, stencil, inputs, xp, u, rtol=rtol, atol=atol,
                               record_initial=record_initial, callback=callback,
                               progress=progress)
-    compile_seconds = _compile_kernels(stencil, stepper)
+    compile_seconds = _compile_kernels(stencil, stepper.kernels)
     start += compile_seconds    # the run's clock starts after the compile
     # Below this step size t + h no longer moves t by much more than its rounding.
     control = (_AdaptiveSteps(dt, h_min=1e-12 * max(abs(t0), abs(t_end))) if method == "rk45"
@@ -188,12 +182,10 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", t0=0.0, inputs=None,
     def view(state):
         return dict(zip(names, state)) if len(names) > 1 else state[0]
 
-    bar = _progress_bar(t0, t_end) if progress else None
+    bar = _progress_bar(t_end - t0, "t" if t0 == 0 else "t-t0", ".4g") if progress else None
 
     def report(t):
-        bar.n = t - t0
-        bar.set_postfix_str(f"{steps / (time.perf_counter() - start):.4g} steps/s", refresh=False)
-        bar.update(0)
+        _report(bar, t - t0, steps, start)
 
     steps = rejected = 0
     t = t0
@@ -230,20 +222,42 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", t0=0.0, inputs=None,
                     report(t)
                 if last:
                     break
-            for stack, x, mine in zip(frames, u, home):
-                if frame - first < len(stack) - 1 or x is not mine:
-                    stack[frame - first][...] = x
+            frames.record(frame - first, u)
     finally:
         if bar is not None:
             bar.close()
 
     stats = {"steps": steps, "rejected": rejected, "rhs_evals": evals,
              "wall_seconds": time.perf_counter() - start, "compile_seconds": compile_seconds}
-    t_rec = np.array(times, dtype=np.float64)[first:]
-    grid = _grid(stencil, names)
-    if len(names) > 1:
-        return Solution(t_rec, dict(zip(names, frames)), dict(zip(names, home)), stats, **grid)
-    return Solution(t_rec, frames[0], home[0], stats, **grid)
+    return frames.solution(np.array(times, dtype=np.float64)[first:], stats, stencil, names)
+
+
+class _Frames:
+    """The recorded frames, allocated once before the run: a stack per state field whose last
+    frame is the state's home, so that the final state needs no copy. The initial state is copied
+    to the home, and to frame 0 when `record_initial`."""
+
+    def __init__(self, xp, given, count, record_initial=True):
+        self.stacks = [xp.empty((count,) + x.shape, dtype=x.dtype) for x in given]
+        self.home = [stack[-1] for stack in self.stacks]
+        for stack, x, mine in zip(self.stacks, given, self.home):
+            mine[...] = x
+            if record_initial and len(stack) > 1:
+                stack[0][...] = x
+
+    def record(self, i, u):
+        """The state `u` (a list, one array per field) into frame i; the last frame only needs a
+        copy when the state ended up outside its home (a swapped-in work grid)."""
+        for stack, x, mine in zip(self.stacks, u, self.home):
+            if i < len(stack) - 1 or x is not mine:
+                stack[i][...] = x
+
+    def solution(self, t, stats, stencil, names) -> Solution:
+        grid = _grid(stencil, names)
+        if len(names) > 1:
+            return Solution(t, dict(zip(names, self.stacks)), dict(zip(names, self.home)), stats,
+                            **grid)
+        return Solution(t, self.stacks[0], self.home[0], stats, **grid)
 
 
 # --- choosing the stepper ---------------------------------------------------------------------
@@ -274,14 +288,15 @@ def _choose_stepper(method, stencil, inputs, xp, u, *, rtol, atol, record_initia
     return single
 
 
-def _compile_kernels(stencil, stepper) -> float:
-    """Builds the kernels `stepper` will call that the stencil compiles on first use (its fused
-    Euler sweeps), so that no compile falls inside the timed run; the seconds it took."""
+def _compile_kernels(stencil, kernels) -> float:
+    """Builds the variants named in `kernels` that the stencil compiles on first use (its fused
+    Euler sweeps, its map driver), so that no compile falls inside the timed run; the seconds it
+    took."""
     stepping = getattr(stencil, "_stepping", None)
-    if stepping is None or not stepper.kernels:
+    if stepping is None or not kernels:
         return 0.0
     began = time.perf_counter()
-    for name in stepper.kernels:
+    for name in kernels:
         stepping.variant(name)
     return time.perf_counter() - began
 
@@ -434,10 +449,15 @@ class _BatchedEuler(_Stepper):
         for i in range(len(u)):
             u[i], spare[i] = spare[i], u[i]
         if self.progress:
-            took = time.perf_counter() - began
-            fit = n * _REPORT_SECONDS / took if took > 0 else _REPORT_MAX_STEPS
-            self.most_steps = max(1, min(_REPORT_MAX_STEPS, int(fit)))
+            self.most_steps = _batch_after(n, time.perf_counter() - began)
         return True
+
+
+def _batch_after(n, took):
+    """The steps in the next batch when a progress bar is shown, after a batch of n steps took
+    `took` seconds: about _REPORT_SECONDS' worth, between 1 and _REPORT_MAX_STEPS."""
+    fit = n * _REPORT_SECONDS / took if took > 0 else _REPORT_MAX_STEPS
+    return max(1, min(_REPORT_MAX_STEPS, int(fit)))
 
 
 class _Heun(_Stepper):
@@ -726,7 +746,15 @@ def _tolerance(name, value):
     return value
 
 
-def _check_inputs(stencil, inputs):
+def _check_callback(callback):
+    if callback is not None and not callable(callback):
+        raise StencilError(f"callback must be callable as callback(t, state), "
+                           f"got {type(callback).__name__}")
+
+
+def _check_inputs(stencil, inputs, t_is="the time t is supplied by the integrator (each stage's "
+                  "time, starting from t0)"):
+    """The inputs by name, checked: no state field, and no 't', which is `t_is`."""
     if inputs is None:
         return {}
     if not isinstance(inputs, Mapping):
@@ -734,8 +762,7 @@ def _check_inputs(stencil, inputs):
                            f"got {type(inputs).__name__}")
     inputs = {getattr(key, "name", key): value for key, value in inputs.items()}
     if "t" in inputs:
-        raise StencilError("inputs has 't', but the time t is supplied by the integrator (each "
-                           "stage's time, starting from t0): leave 't' out of inputs")
+        raise StencilError(f"inputs has 't', but {t_is}: leave 't' out of inputs")
     for name in inputs:
         if name in stencil.state:
             raise StencilError(f"{name!r} is a state field: give its value in `initial`, "
@@ -793,11 +820,18 @@ def _recording_times(t0, t_end, record_every):
     return times + [t_end]
 
 
-def _progress_bar(t0, t_end):
-    """A bar over the time span; it counts t itself when the run starts at 0."""
+def _progress_bar(total, label, number):
+    """A bar on stderr up to `total`, shown as ``label=n/total`` with the format `number`
+    (integrate: the time elapsed, ``t`` itself when the run starts at 0; iterate: the steps)."""
     from tqdm import tqdm
 
-    elapsed = "t" if t0 == 0 else "t-t0"
-    return tqdm(total=t_end - t0, file=sys.stderr, dynamic_ncols=True,
-                bar_format="{l_bar}{bar}| " + elapsed
-                + "={n:.4g}/{total:.4g} [{elapsed}<{remaining}{postfix}]")
+    return tqdm(total=total, file=sys.stderr, dynamic_ncols=True,
+                bar_format="{l_bar}{bar}| " + label + "={n:" + number + "}/{total:" + number
+                + "} [{elapsed}<{remaining}{postfix}]")
+
+
+def _report(bar, position, steps, start):
+    """Moves the bar to `position`, with the steps per second since `start`."""
+    bar.n = position
+    bar.set_postfix_str(f"{steps / (time.perf_counter() - start):.4g} steps/s", refresh=False)
+    bar.update(0)

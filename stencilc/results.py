@@ -69,7 +69,7 @@ def to_xarray(solution):
     except ImportError:
         raise StencilError('Solution.to_xarray() needs xarray: pip install "stencilc[xarray]"') from None
     names, stacks = _stacks(solution)
-    coords = {"t": np.asarray(solution.t, dtype=np.float64), **coordinates(solution)}
+    coords = {"t": np.asarray(solution.t), **coordinates(solution)}   # iterate's t: int64 steps
     dims = ("t",) + AXES[:stacks[0].ndim - 1]
     attrs = _plain_stats(solution.stats)
     arrays = [xr.DataArray(_host(stack), dims=dims, coords=coords, name=name, attrs=dict(attrs))
@@ -96,7 +96,7 @@ def save(solution, path) -> Path:
 
     arrays = {
         "format": np.array(_FORMAT), "version": np.array(_VERSION),
-        "t": np.asarray(solution.t, dtype=np.float64),
+        "t": np.asarray(solution.t),      # times (float64), or iterate's step counts (int64)
         "state": np.array([n for n in names if n is not None], dtype=str),
         "system": np.array(isinstance(solution.frames, dict)),
         "spacing": np.array(solution.spacing if solution.spacing is not None else [], dtype=np.float64),

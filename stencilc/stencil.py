@@ -233,3 +233,19 @@ class Stencil:
         self._stepping.steps(arrays, params + [self._param("dt", dt, real=True)], outs, shape, steps)
         outs = arrays[:len(self.state)] if outs is None else outs
         return outs[0] if len(self.state) == 1 else tuple(outs)
+
+    def map_steps(self, *state_arrays, steps, out=None, **inputs):
+        """The right-hand side applied as a discrete map, ``u <- f(u)``, `steps` times in one call
+        (what `iterate` runs); same arguments as a call.
+
+        The state arrays are not modified; the result is written to ``out`` (allocated when None,
+        and which must not overlap the state). Where the backend has a compiled multi-step driver
+        (C) the whole loop runs in compiled code, double-buffered between ``out`` and a work array
+        kept between calls; elsewhere one call per step alternates between the same two arrays.
+        ``steps=0`` copies the state to ``out``.
+        """
+        steps = check_steps(steps)
+        arrays, params, shape = self._bind(state_arrays, dict(inputs))
+        outs = self._outputs(out, shape, arrays)
+        self._stepping.steps(arrays, params, outs, shape, steps, variant="map")
+        return outs[0] if len(self.state) == 1 else tuple(outs)

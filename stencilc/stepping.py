@@ -5,7 +5,8 @@ Takes a `Stencil`'s checked arguments (arrays, scalars, outputs) and its lazily 
 
 * double-buffered: the update writes a separate output (`euler_step(..., out=v)`);
 * many steps in one call: the backend's compiled multi-step driver where it has one (no call from
-  Python per step), else a loop alternating between the output and a spare kept per shape;
+  Python per step), else a loop alternating between the output and a spare kept per shape; the
+  same serves a discrete map `u <- f(u)` (the "map" variant, `iterate`);
 * in place (`out=` the state itself): a sweep over blocks of rows. Each block is computed by the
   row-window kernel, which reads the full arrays (direct reads across the cuts, the boundary
   conditions of the full grid at its walls, a periodic axis wrapping to the other end), into a
@@ -62,7 +63,7 @@ class Stepping:
         self._blocks: tuple[tuple[int, ...], list[list[np.ndarray]]] | None = None
 
     def variant(self, name: str) -> Callable:
-        """The compiled variant `name` ("euler", "euler_window"), built on first use."""
+        """The compiled variant `name` ("euler", "map", "euler_window"), built on first use."""
         if name not in self._variants:
             if self._build_variant is None:
                 raise NotImplementedError("this stencil was not built with fused variants")
@@ -91,9 +92,10 @@ class Stepping:
         else:
             self.variant("euler")(arrays, params, outs, shape)
 
-    def steps(self, arrays, params, outs, shape, steps: int) -> None:
-        """`steps` Euler steps; the last writes `outs` (the state is left alone), or in place when
-        `outs` is None."""
+    def steps(self, arrays, params, outs, shape, steps: int, variant: str = "euler") -> None:
+        """`steps` applications of the update kernel `variant` ("euler", or "map": the right-hand
+        side as the new state); the last writes `outs` (the state is left alone), or, for Euler,
+        in place when `outs` is None."""
         if outs is None:
             self.in_place(arrays, params, shape, steps)
             return
@@ -101,7 +103,7 @@ class Stepping:
             for o, a in zip(outs, arrays):
                 o[...] = a
             return
-        run = self.variant("euler")
+        run = self.variant(variant)
         if hasattr(run, "steps"):
             run.steps(arrays, params, outs, self.spares(shape), shape, steps)
             return

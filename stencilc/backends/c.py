@@ -139,8 +139,9 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
            steps_driver: bool = False) -> str:
     """The kernel as one standalone C99 + OpenMP translation unit.
 
-    With `steps_driver`, for an update kernel (`out = u + dt*f(u)`, passes/fuse.py), the file also
-    defines `<name>_steps`, which applies it `steps` times in one call; for a row window update
+    With `steps_driver`, for an update kernel (`out = u + dt*f(u)`, passes/fuse.py, or a discrete
+    map's `out = f(u)`), the file also defines `<name>_steps`, which applies it `steps` times in
+    one call, double-buffered; for a row window update
     kernel it defines `<name>_in_place` instead, one step with the state as output.
     """
     from ..templates_env import environment
