@@ -1,8 +1,8 @@
 """Tests for stencilc.iterate: discrete maps u <- F(u) against hand-written NumPy maps.
 
 The oracles never go through stencilc: a coupled map lattice stepped with the ghost-cell Laplacian
-of tests/reference.py, a two-field map on a periodic ring written with np.roll, and the seed's
-NumPy Mandelbrot (copied below).
+of tests/reference.py, a two-field map on a periodic ring and Conway's Game of Life written with
+np.roll, and the seed's NumPy Mandelbrot (copied below).
 """
 
 import numpy as np
@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 import reference as ref
-from stencilc import Field, StencilError, compile_stencil, iterate, laplace
+from stencilc import Field, StencilError, compile_stencil, iterate, laplace, shift
 
 BACKENDS = ["numpy", "c", "numba"]
 u, v = Field("u"), Field("v")
@@ -30,8 +30,27 @@ def stencil(name, backend):
             k = compile_stencil({u: r * u * (1 - u) + eps * laplace(u) + (v - u) / 10,
                                  v: (u + v) / 2},
                                 ndim=1, bc="periodic", backend=backend)
+        elif name == "life":       # Conway's Game of Life on a torus, neighbours by shift
+            k = compile_stencil(LIFE, state=u, bc="periodic", backend=backend)
         _compiled[name, backend] = k
     return _compiled[name, backend]
+
+
+# B3/S23: born with 3 live neighbours, survives with 2 or 3 (cells are 0.0 or 1.0, the counts exact)
+NEIGHBOURS = sum(shift(u, (i, j)) for i in (-1, 0, 1) for j in (-1, 0, 1) if (i, j) != (0, 0))
+LIFE = sp.Piecewise((1, (NEIGHBOURS > 2.5) & (NEIGHBOURS < 3.5)),
+                    (1, (u > 0.5) & (NEIGHBOURS > 1.5) & (NEIGHBOURS < 2.5)), (0, True))
+
+
+def life_oracle(cells, steps):
+    """Game of Life on a torus with np.roll (bools), every state."""
+    out = [cells.astype(bool)]
+    for _ in range(steps):
+        c = out[-1]
+        n = sum(np.roll(c, (i, j), axis=(0, 1)).astype(int)
+                for i in (-1, 0, 1) for j in (-1, 0, 1) if (i, j) != (0, 0))
+        out.append((n == 3) | (c & (n == 2)))
+    return out
 
 
 def lattice_oracle(u0, steps, r, eps):
@@ -212,3 +231,22 @@ def test_step_counts_survive_save_and_load(tmp_path):
     assert back.t.dtype == np.int64
     np.testing.assert_array_equal(back.t, [0, 2, 4])
     np.testing.assert_allclose(back.final, lattice_oracle(U0, 4, 2.9, 0.05)[-1], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_game_of_life_matches_numpy_over_many_steps(backend):
+    soup = (np.random.default_rng(11).random((24, 19)) < 0.35).astype(np.float64)
+    sol = iterate(stencil("life", backend), soup, steps=60, record_every=6)
+    expected = life_oracle(soup, 60)
+    for frame, n in zip(sol.frames, sol.t):
+        np.testing.assert_array_equal(frame, expected[n].astype(np.float64), err_msg=f"step {n}")
+    assert 0 < sol.final.sum() < soup.sum()      # the soup neither died out nor stayed put
+
+
+def test_a_glider_returns_translated_by_one_cell_diagonally_every_four_steps():
+    glider = np.zeros((10, 12))
+    glider[[0, 1, 2, 2, 2], [1, 2, 0, 1, 2]] = 1
+    sol = iterate(stencil("life", "c"), glider, steps=40, record_every=4)
+    for i, n in enumerate(sol.t):
+        np.testing.assert_array_equal(sol.frames[i], np.roll(glider, (n // 4, n // 4), axis=(0, 1)))
+    assert not np.array_equal(iterate(stencil("life", "c"), glider, steps=2).final, glider)
