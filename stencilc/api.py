@@ -247,6 +247,10 @@ def generate_header(rhs, *, target="c", name="stencil_rhs", state=None, fields=N
         with_prototype = [t for t in TARGETS if _target(t).signature(kernel) is not None]
         raise StencilError(f"target {target!r} defines no C function to declare in a header; "
                            f"headers are for {', '.join(with_prototype)}")
+    complex_types = None
+    if "stencilc_complex" in signature:
+        part = "float" if problem.dtype == "complex64" else "double"
+        complex_types = {"cxx": f"cuda::std::complex<{part}>", "c": f"{part} _Complex"}
     return environment().get_template("c/header.h.j2").render(
         header=describe(problem, name, target, signature), guard=f"STENCILC_{name.upper()}_H",
-        prototype=signature)
+        prototype=signature, complex=complex_types)

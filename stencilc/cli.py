@@ -205,7 +205,7 @@ def emit(args) -> None:
                    dtype=args.dtype, spacing=_per_axis("--spacing", args.spacing, args.ndim),
                    fastmath=args.fastmath)
     source = generate(rhs, target=args.target, name=args.name, **options)
-    header = generate_header(rhs, name=args.name, **options) if args.header else None
+    header = generate_header(rhs, target=args.target, name=args.name, **options) if args.header else None
     if args.output:
         _write("-o", args.output, source)
     else:

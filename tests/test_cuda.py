@@ -26,7 +26,20 @@ CASES = [
      bc=("periodic", "dirichlet:1.5", "neumann")), {}, [(5, 6, 7), (1, 2, 3), (3, 1, 4)]),
     ({"u": "laplace(u) - u*v + atan2(u, 1)", "v": "D(v, 0) + u*v"}, dict(ndim=1, bc="dirichlet",
      dtype="float32"), {}, [(17,), (1,), (2,), (3,)]),
+    # complex: cuda::std::complex, complex parameters as their parts, real-valued conditions
+    ("I*K*laplace(psi)/2 - I*V*psi + Piecewise((exp(psi), Abs(psi) < 1), (conjugate(psi)*arg(psi), True))"
+     " + div(sin(grad(psi))) + sqrt(psi)*re(psi) + 2*psi**3 - 1/psi", dict(state="psi", fields=["V"], ndim=2,
+     bc="dirichlet:0.5", dtype="complex128"), {"K": 0.5 - 1j}, [(9, 8), (1, 3), (2, 2)]),
+    ("I*laplace(z) + c*z*z - log(z) + cosh(z)/tanh(z) + Max(im(z), 0)", dict(state="z", ndim=1, bc="periodic",
+     dtype="complex64"), {"c": 2 + 0.5j}, [(13,), (1,), (2,)]),
 ]
+IDS = ["kuramoto", "3d-mixed-bc", "1d-system-f32", "complex128", "1d-complex64"]
+
+
+def _arrays(rng, shape, dtype, count):
+    if np.dtype(dtype).kind == "c":
+        return [(rng.normal(size=shape) + 1j * rng.normal(size=shape)).astype(dtype) for _ in range(count)]
+    return [rng.normal(size=shape).astype(dtype) for _ in range(count)]
 
 PRELUDE = """\
 #include <math.h>
@@ -38,8 +51,18 @@ static stencilc_dim threadIdx, blockIdx, blockDim, gridDim;
 """
 
 
+# libcu++'s <cuda/std/complex> on the host: the standard library's std::complex, which has the
+# same operators and functions
+COMPLEX_SHIM = """\
+#include <complex>
+namespace cuda { namespace std { using namespace ::std; } }
+"""
+
+
 def emulator(source: str, directory) -> ctypes.CDLL:
     """The kernels as a CPU library: `launch_<kernel>(grid, block, args...)` runs every thread."""
+    (directory / "cuda" / "std").mkdir(parents=True, exist_ok=True)
+    (directory / "cuda" / "std" / "complex").write_text(COMPLEX_SHIM)
     drivers = []
     for name, params in re.findall(r'extern "C" __global__ void (\w+)\(([^)]*)\)', source):
         names = [p.split()[-1] for p in params.split(", ")]
@@ -59,7 +82,8 @@ extern "C" void launch_{name}(const unsigned int *g, const unsigned int *b, {par
     src = directory / "emulated.cpp"
     src.write_text(PRELUDE + source + "\n".join(drivers) + "\n")
     lib = directory / "emulated.so"
-    res = subprocess.run([CXX, "-O1", "-shared", "-fPIC", "-Wall", "-Werror", str(src), "-o", str(lib), "-lm"],
+    res = subprocess.run([CXX, "-O1", "-shared", "-fPIC", "-Wall", "-Werror", "-I", str(directory), str(src),
+                          "-o", str(lib), "-lm"],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     return ctypes.CDLL(str(lib))
@@ -67,8 +91,10 @@ extern "C" void launch_{name}(const unsigned int *g, const unsigned int *b, {par
 
 def run_emulated(lib, source, kernel_name, radius, arrays, params, nout, dtype, launch):
     shape = arrays[0].shape
-    real = ctypes.c_float if dtype == "float32" else ctypes.c_double
+    real = ctypes.c_float if dtype in ("float32", "complex64") else ctypes.c_double
     ptr = ctypes.POINTER(real)
+    # complex scalars travel as their two parts; complex arrays as pointers like any other
+    params = [x for p in params for x in ((p.real, p.imag) if isinstance(p, complex) else (p,))]
     outs = [np.full(shape, np.nan, dtype=dtype) for _ in range(nout)]
     dims = ctypes.c_uint * 3
     for name in cuda.region_kernels(source):
@@ -88,15 +114,15 @@ def tiny_grid(region, shape, radius):
 
 
 @pytest.mark.skipif(CXX is None, reason="no C++ compiler")
-@pytest.mark.parametrize("rhs, options, scalars, shapes", CASES, ids=["kuramoto", "3d-mixed-bc", "1d-system-f32"])
+@pytest.mark.parametrize("rhs, options, scalars, shapes", CASES, ids=IDS)
 def test_device_kernels_emulated_on_cpu(rhs, options, scalars, shapes, tmp_path):
     source = stencilc.generate(rhs, target="cuda", **options)
     ref = stencilc.compile_stencil(rhs, backend="numpy", **options)
     lib = emulator(source, tmp_path)
     rng = np.random.default_rng(3)
-    tol = 1e-4 if ref.dtype == "float32" else 1e-11
+    tol = 1e-4 if ref.dtype in ("float32", "complex64") else 1e-11
     for shape in shapes:
-        arrays = [rng.normal(size=shape).astype(ref.dtype) for _ in ref.state + ref.fields]
+        arrays = _arrays(rng, shape, ref.dtype, len(ref.state + ref.fields))
         params = [scalars[p] for p in ref.params]
         expected = ref(*arrays[:len(ref.state)], **dict(zip(ref.fields, arrays[len(ref.state):])),
                        **dict(zip(ref.params, params)))
@@ -119,7 +145,7 @@ def test_launch_shape_gives_a_thread_per_point():
 
 
 @pytest.mark.skipif(NVCC is None, reason="nvcc is not on PATH")
-@pytest.mark.parametrize("rhs, options, scalars, shapes", CASES, ids=["kuramoto", "3d-mixed-bc", "1d-system-f32"])
+@pytest.mark.parametrize("rhs, options, scalars, shapes", CASES, ids=IDS)
 def test_nvcc_compiles_generated_source(rhs, options, scalars, shapes, tmp_path):
     (tmp_path / "k.cu").write_text(stencilc.generate(rhs, target="cuda", **options))
     res = subprocess.run([NVCC, "-c", "-arch=sm_80", "k.cu", "-o", "k.o"], cwd=tmp_path,
@@ -143,14 +169,14 @@ def test_cuda_backend_without_gpu_names_the_alternatives():
 
 
 @pytest.mark.skipif(not _gpu_available(), reason="needs CuPy and a CUDA GPU")
-@pytest.mark.parametrize("rhs, options, scalars, shapes", CASES, ids=["kuramoto", "3d-mixed-bc", "1d-system-f32"])
+@pytest.mark.parametrize("rhs, options, scalars, shapes", CASES, ids=IDS)
 def test_cuda_backend_matches_numpy(rhs, options, scalars, shapes):
     k = stencilc.compile_stencil(rhs, backend="cuda", **options)
     ref = stencilc.compile_stencil(rhs, backend="numpy", **options)
     rng = np.random.default_rng(4)
-    tol = 1e-4 if ref.dtype == "float32" else 1e-11
+    tol = 1e-4 if ref.dtype in ("float32", "complex64") else 1e-11
     for shape in shapes:
-        arrays = [rng.normal(size=shape).astype(ref.dtype) for _ in ref.state + ref.fields]
+        arrays = _arrays(rng, shape, ref.dtype, len(ref.state + ref.fields))
         kwargs = {**dict(zip(ref.fields, arrays[len(ref.state):])), **scalars}
         got, expected = k(*arrays[:len(ref.state)], **kwargs), ref(*arrays[:len(ref.state)], **kwargs)
         for g, e in zip(got if isinstance(got, tuple) else (got,),

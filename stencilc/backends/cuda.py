@@ -6,7 +6,9 @@ thread per grid point over the region's box (axis ndim-1 along x so that neighbo
 neighbouring elements), with grid-stride loops so that any launch covers the box, and an `extern "C"`
 host launcher with the C backend's signature (device pointers) for programs built with nvcc. At run
 time CuPy compiles the kernels with NVRTC (which skips the host launcher) and launches them itself.
-Generating the source needs neither a GPU nor CuPy.
+Generating the source needs neither a GPU nor CuPy. Complex kernels compute with
+`cuda::std::complex` (libcu++, under nvcc and NVRTC), named `stencilc_complex` in the file; complex
+scalars are passed as their real and imaginary parts, as in C.
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from sympy.core.function import Application
 from ..errors import StencilError
 from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, inline_carried
 from .backend import Backend, no_metadata
-from .printing import CLikePrinter, argument_names, c_declarations, float_literal
+from ..symbolic import COMPLEX_DTYPES
+from .printing import CLikePrinter, c_call_names, c_declarations, complex_parameters, float_literal
 
 BACKEND = Backend(name="cuda", source_file="kernel.cu", passes=("cse",))
 # threads per block along (x, y, z); x runs along the innermost (contiguous) axis
@@ -29,6 +32,8 @@ BLOCK = {1: (256, 1, 1), 2: (32, 8, 1), 3: (32, 4, 2)}
 GRID_LIMIT = (2**31 - 1, 65535, 65535)
 INDEX = "long long"   # 64-bit index arithmetic without <stdint.h>, which NVRTC may lack
 ALTERNATIVES = "use backend='numpy' (always available), 'c' or 'numba' instead"
+COMPLEX = "stencilc_complex"   # the file's name for cuda::std::complex of the kernel's precision
+_STD_NAMES = {"Abs": "abs", "re": "real", "im": "imag", "conjugate": "conj"}
 
 
 class CudaPrinter(CLikePrinter):
@@ -40,6 +45,49 @@ class CudaPrinter(CLikePrinter):
     kernel's dtype. (Constants such as `pi` or `sqrt(2)` are literals already, as in C.)
     """
     index_type = INDEX
+    _in_index = False
+
+    def __init__(self, dtype: str, ndim: int, layouts=()):
+        super().__init__(dtype, ndim, layouts)
+        if self.complex_values:
+            self.value_type = COMPLEX
+
+    def index(self, expr) -> str:
+        saved, self._in_index = self._in_index, True
+        try:
+            return super().index(expr)
+        finally:
+            self._in_index = saved
+
+    def element(self, array: str, indices) -> str:
+        saved, self._in_index = self._in_index, True
+        try:
+            return super().element(array, indices)
+        finally:
+            self._in_index = saved
+
+    def _print_Relational(self, expr) -> str:
+        if expr.lhs.is_integer and expr.rhs.is_integer:
+            saved, self._in_index = self._in_index, True
+            try:
+                return super()._print_Relational(expr)
+            finally:
+                self._in_index = saved
+        return super()._print_Relational(expr)
+
+    def _print_Integer(self, expr) -> str:
+        # cuda::std::complex<T> mixes with T only (2*z does not compile): values are floating
+        if self.complex_values and not self._in_index:
+            return self._print(sp.Float(int(expr), 17))
+        return super()._print_Integer(expr)
+
+    _print_Zero = _print_One = _print_NegativeOne = _print_Integer
+
+    def complex_call(self, function: str, args: list[str]) -> str:
+        return f"cuda::std::{_STD_NAMES.get(function, function)}({', '.join(args)})"
+
+    def _print_ImaginaryUnit(self, expr) -> str:
+        return f"{COMPLEX}({self._print(sp.Float(0))}, {self._print(sp.Float(1))})"
 
     def _print(self, expr, **kwargs) -> str:
         if (isinstance(expr, Application) and not isinstance(expr, (Access, MappedAccess, IntMin, IntMax))
@@ -59,8 +107,10 @@ def _dims(ndim: int) -> list[str]:
 
 
 def signature(kernel: Kernel) -> str:
-    """The host launcher's C prototype (device pointers)."""
-    return f"void {kernel.name}({', '.join(c_declarations(kernel))});"
+    """The host launcher's C prototype (device pointers; complex arrays of `stencilc_complex`,
+    layout-compatible with C99's `_Complex` of the same precision)."""
+    value_type = COMPLEX if kernel.dtype in COMPLEX_DTYPES else None
+    return f"void {kernel.name}({', '.join(c_declarations(kernel, value_type=value_type))});"
 
 
 metadata = no_metadata   # load finds the region kernels in the source
@@ -72,6 +122,7 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
     from ..templates_env import environment
     kernel = inline_carried(kernel)   # a thread per point: nothing is carried from one point to the next
     p = CudaPrinter(kernel.dtype, kernel.ndim, kernel.layouts)
+    value_type = COMPLEX if kernel.dtype in COMPLEX_DTYPES else None
     dims = _dims(kernel.ndim)
     block = BLOCK[kernel.ndim]
     regions = []
@@ -85,8 +136,10 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
         regions.append(view)
     return environment().get_template("cuda/kernel.cu.j2").render(
         header=header, name=kernel.name, ndim=kernel.ndim,
-        device_arguments=c_declarations(kernel, " __restrict__", INDEX),
-        host_arguments=c_declarations(kernel), call_arguments=argument_names(kernel),
+        device_arguments=c_declarations(kernel, " __restrict__", INDEX, value_type),
+        host_arguments=c_declarations(kernel, value_type=value_type), call_arguments=c_call_names(kernel),
+        complex_type=(f"cuda::std::complex<{p.real_type}>" if value_type else None),
+        complex_parameters=complex_parameters(kernel),
         strides=p.strides(), regions=regions, block=block, index_type=INDEX,
     )
 
@@ -168,14 +221,16 @@ def load(directory: Path, meta: dict):
     module = cp.RawModule(code=source, options=options)
     names = region_kernels(source)
     functions = [module.get_function(n) for n in names]
-    scalar = np.float32 if meta["dtype"] == "float32" else np.float64
+    scalar = np.float32 if meta["dtype"] in ("float32", "complex64") else np.float64
     radius = int(meta["radius"])
     prefix = meta["name"] + "_"
 
     def run(arrays, params, outputs, shape):
         device = [cp.asarray(a) for a in arrays]
         device_out = [o if isinstance(o, cp.ndarray) else cp.empty(o.shape, o.dtype) for o in outputs]
-        args = (*device, *[scalar(x) for x in params], *device_out, *[np.int64(n) for n in shape])
+        # complex scalars as their parts (printing.scalar_parts)
+        parts = [x for p in params for x in ((p.real, p.imag) if np.iscomplexobj(p) else (p,))]
+        args = (*device, *[scalar(x) for x in parts], *device_out, *[np.int64(n) for n in shape])
         grid_shape = shape[:outputs[0].ndim]   # a row window's rows follow the sizes
         for name, fn in zip(names, functions):
             grid, block = launch_shape(name[len(prefix):], grid_shape, radius)
