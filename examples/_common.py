@@ -34,10 +34,11 @@ _PROGRESS_WORK = 1e9
 _NUMPY_SLOWDOWN = 20
 
 
-def parser(doc, *, size, t_end, dt=None, method="rk4"):
+def parser(doc, *, size, t_end, dt=None, method="rk4", dtypes=("float64", "float32")):
     """The command line every example shares; a script adds its own physical parameters to it.
 
-    ``dt=None`` means the script derives a stable step from the grid spacing.
+    ``dt=None`` means the script derives a stable step from the grid spacing; ``dtypes`` are the
+    choices of --dtype, the first the default (a complex equation's are complex128, complex64).
     """
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=int, default=size, help=f"grid points per axis (default {size})")
@@ -47,7 +48,7 @@ def parser(doc, *, size, t_end, dt=None, method="rk4"):
     p.add_argument("--method", default=method, choices=["euler", "heun", "rk4", "rk45"],
                    help=f"time integrator (default {method})")
     p.add_argument("--backend", default="c", choices=["numpy", "numba", "c"], help="default c")
-    p.add_argument("--dtype", default="float64", choices=["float64", "float32"], help="default float64")
+    p.add_argument("--dtype", default=dtypes[0], choices=list(dtypes), help=f"default {dtypes[0]}")
     p.add_argument("--out", default="out", help="directory for the pictures (default out/)")
     p.add_argument("--seed", type=int, default=0, help="random seed for the initial state (default 0)")
     p.add_argument("--thumbnail", metavar="PNG", help="also write a small picture for the gallery here")

@@ -108,6 +108,14 @@ def test_wave_energy_is_conserved(example_env, tmp_path):
     assert float(checks["energy_drift"]) < 1e-2
 
 
+def test_schrodinger_conserves_the_norm_and_follows_the_classical_orbit(example_env, tmp_path):
+    checks, _ = run_example("schrodinger", example_env, tmp_path, "--size", 64, "--t-end", 1.5)
+    assert float(checks["norm_drift"]) < 1e-4
+    # the packet's centre against Ehrenfest's exact orbit: the discretisation's error at h = 0.25
+    assert float(checks["centre_error"]) < 0.3
+    assert_picture(tmp_path / "schrodinger.png")
+
+
 @pytest.mark.parametrize("bc", ["periodic", "neumann"])
 def test_cahn_hilliard_conserves_mass(example_env, tmp_path, bc):
     checks, _ = run_example("cahn_hilliard", example_env, tmp_path, "--size", 32, "--t-end", 20, "--bc", bc,
