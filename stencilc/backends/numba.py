@@ -4,12 +4,16 @@ Takes a `Kernel`; gives Python source (through `NumbaPrinter`, a `PythonCodePrin
 `templates/numba/kernel.py.j2`), written into a cache entry and imported from there, so that Numba's
 own cache (`cache=True`, in the entry's `__pycache__`) makes a second process load machine code
 instead of compiling. The kernel is compiled eagerly for its one exact signature when the module is
-imported. The interior is a per-row `@njit` function called from a `numba.prange` loop over the
-outermost axis (LLVM vectorises that row loop, not the same loop inlined in the parallel body); it
-reads neighbours by direct multi-dimensional indexing, which LLVM turns into contiguous vector loads,
-and calls the vectorisable maths of `numba_math`. Those are valid for trigonometric arguments below
-a limit; each interior row reports whether any argument reached it and is then recomputed with the
-full-range functions. Boundary strips read through the IR's index maps, like the C template.
+imported. The interior runs in chunks of rows along the outermost axis, one `numba.prange`
+iteration each (a fixed number of rows, so a result never depends on the thread count); a chunk
+allocates the buffers of the carried values (passes/reuse.py, along every axis as in C) once and
+calls a per-row `@njit` function (LLVM vectorises that row's loops, not the same loops inlined in
+the chunk). Rows read neighbours by direct multi-dimensional indexing, which LLVM turns into
+contiguous vector loads, and call the vectorisable maths of `numba_math`. Those are valid for
+trigonometric arguments below a limit; each chunk reports whether any argument reached it and is
+then recomputed with the full-range functions. (The line buffer's fill notes such arguments in a
+flag buffer, reduced by a loop of its own: LLVM leaves scalar a loop that both reduces a flag and
+reuses a load of the previous iteration.) Boundary strips read through the IR's index maps, like the C template.
 Literals carry the kernel dtype, so float32 kernels stay float32 (Numba would widen `2*x` to float64).
 Complex kernels use Numba's native complex numbers and `cmath` for functions of complex values; real
 literals and real-valued subexpressions (`re`, `im`, `Abs`, `arg`) stay real, of the parts' dtype,
@@ -29,12 +33,12 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..errors import StencilError
-from ..ir import Kernel
+from ..ir import Kernel, shift
 from .backend import Backend, host_id, no_metadata, no_prototype
 from ..symbolic import COMPLEX_DTYPES
 from .printing import Layouts, PointPrinter, argument_names, arguments
 
-BACKEND = Backend(name="numba", source_file="kernel.py", passes=("reuse_fluxes:innermost", "cse"),
+BACKEND = Backend(name="numba", source_file="kernel.py", passes=("reuse_fluxes:all", "cse"),
                   requires=("numba",))
 
 # numba_math's functions by SymPy name, per dtype: (full-range, vectorisable, the vectorisable
@@ -198,19 +202,49 @@ def _limited(printer: NumbaPrinter) -> list[dict]:
 
 def _variant(region, kernel: Kernel, vector: bool, constants: dict) -> dict:
     """The region printed with the full-range maths or (`vector`) the vectorisable maths: its view,
-    its line buffers, and the arguments that must stay below the vector maths' limits."""
+    its carried values (passes/reuse.py) with the buffers that keep them, and the arguments that
+    must stay below the vector maths' limits.
+
+    A value carried along the last axis is kept in a line buffer of n+1 values, filled before the
+    row from one point before the region's start (-1 beside a halo side: the value for point i is
+    at i + 1). A value carried along an outer axis k is kept in a buffer over the axes after k,
+    holding it one step back along k; it is filled (`warm`) with the value at the first index of k
+    before the loop over k, then each point reads it and writes its own value back.
+    """
+    last = kernel.ndim - 1
+    layouts = Layouts(kernel.ndim, kernel.layouts)
+
+    def printer():
+        p = NumbaPrinter(kernel.dtype, vector=vector, constants=constants)
+        p.layouts = layouts
+        return p
+
     carried = []
     for k, c in enumerate(region.carried):
-        if c.axis != kernel.ndim - 1:
-            raise StencilError(f"numba keeps carried values along the last axis only ({c})")
-        cp = NumbaPrinter(kernel.dtype, vector=vector, constants=constants)
-        cp.layouts = Layouts(kernel.ndim, kernel.layouts)
-        carried.append({"buffer": f"_line{k}", "current": c.current.name, "previous": c.previous.name,
-                        "dtype": cp.dtype if cp.is_real(c.value) else kernel.dtype,
-                        "value": cp.doprint(c.value), "limited": _limited(cp)})
-    p = NumbaPrinter(kernel.dtype, vector=vector, constants=constants)
-    p.layouts = Layouts(kernel.ndim, kernel.layouts)
-    return {**p.view(region), "carried": carried, "limited": _limited(p)}
+        cp, wp = printer(), printer()
+        inner = list(range(c.axis + 1, kernel.ndim))
+        entry = {"buffer": f"_buf{k}", "axis": c.axis, "current": c.current.name, "previous": c.previous.name,
+                 "dtype": cp.dtype if cp.is_real(c.value) else kernel.dtype,
+                 "value": cp.doprint(c.value), "limited": _limited(cp), "flag": None}
+        if c.axis == last:
+            # the fill loop notes its out-of-range arguments per point (a flag buffer, read by the
+            # row loop): LLVM does not vectorise a loop that both reduces them and reuses a load
+            flag = " | ".join(f"(abs({lim['arg']}) >= _nm.{lim['limit']})" for lim in entry["limited"])
+            entry.update(shape=f"n{last} + 1", index=f"i{last} + 1", back_index=f"i{last}",
+                         flag=f"_fl{k}" if flag else None, flag_value=flag)
+        else:
+            entry.update(shape=", ".join(f"n{b}" for b in inner) + ("," if len(inner) == 1 else ""),
+                         index=", ".join(f"i{b}" for b in inner), warm=wp.doprint(shift(c.value, c.axis, -1)),
+                         warm_limited=_limited(wp))
+        carried.append(entry)
+    p = printer()
+    view = p.view(region)
+    if region.interior and any(lp["setup"] for lp in view["loops"]):
+        raise StencilError(f"numba expects the {region.name} region to read neighbours directly")
+    limited = _limited(p)
+    checked = bool(limited) or any(c["limited"] or c.get("warm_limited") for c in carried)
+    names = [c["buffer"] for c in carried] + [c["flag"] for c in carried if c["flag"]]
+    return {**view, "carried": carried, "limited": limited, "checked": checked, "buffer_names": names}
 
 
 signature, metadata = no_prototype, no_metadata   # a Python module: load needs only its KERNEL

@@ -7,9 +7,10 @@ stays a scalar libm call; these are written only with arithmetic, `numpy.rint`, 
 and integer bit tricks, with every branch a select, so that LLVM inlines and vectorises them
 (AVX-512 on zmm here).
 
-* sin, cos: Cody–Waite reduction by pi/2 in three FMA steps (pi/2 split into three doubles, or three
-  floats), then fdlibm's minimax polynomials (cephes' for float32) on [-pi/4, pi/4], the quadrant
-  chosen by selects. The reduction is accurate for |x| < TRIG_LIMIT; `sin64_v`/`cos64_v` (the
+* sin, cos: x = j*pi/2 + r with j even (sin) or odd (cos), the Cody–Waite reduction in three FMA
+  steps (pi/2 split into three doubles, or three floats), then one odd Taylor polynomial of sin on
+  [-pi/2, pi/2] (degree 21, or 15) and a sign: a single polynomial and no quadrant selects, which
+  costs fewer vector instructions than a sin/cos pair on [-pi/4, pi/4]. The reduction is accurate for |x| < TRIG_LIMIT; `sin64_v`/`cos64_v` (the
   branch-free versions used in vectorised loops) are only valid there, and `sin64`/`cos64` fall back
   to libm beyond it (a branch, so not for vector loops: the generated interior checks the arguments
   and recomputes a row with `sin64` in the rare case one is out of range).
@@ -63,18 +64,16 @@ def _njit(fn):
 # --------------------------------------------------------------------------- float64 constants
 
 TRIG_LIMIT64 = 1.0e9          # |x| below this: the three-step reduction is accurate
-_TWO_OVER_PI = 0.6366197723675814
+_INV_PI = 0.3183098861837907
 _PIO2_1 = 1.5707963267948966          # pi/2 = _PIO2_1 + _PIO2_2 + _PIO2_3 to ~160 bits
 _PIO2_2 = 6.123233995736766e-17
 _PIO2_3 = -1.4973849048591698e-33
 _TINY_SIN64 = 2.0 ** -26              # sin(x) and tanh(x) round to x below this
 _TINY_TANH64 = 2.0 ** -28
 
-# fdlibm __kernel_sin / __kernel_cos (|error| < 2^-58 on [-pi/4, pi/4])
-_S1, _S2, _S3 = -1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04
-_S4, _S5, _S6 = 2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10
-_C1, _C2, _C3 = 4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05
-_C4, _C5, _C6 = -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11
+# sin(r) = r + r^3 * P(r^2) on [-pi/2, pi/2]: Taylor to degree 21, truncation < 2^-60 relative
+_T1, _T2, _T3, _T4, _T5 = -0.16666666666666666, 0.008333333333333333, -0.0001984126984126984, 2.7557319223985893e-06, -2.505210838544172e-08
+_T6, _T7, _T8, _T9, _T10 = 1.6059043836821613e-10, -7.647163731819816e-13, 2.8114572543455206e-15, -8.22063524662433e-18, 1.9572941063391263e-20
 
 _INV_LN2 = 1.4426950408889634
 _LN2_1 = 0.6931471805599453                 # ln 2 = _LN2_1 + _LN2_2 to ~106 bits
@@ -89,20 +88,22 @@ _F14 = 1.0 / 87178291200
 
 
 @_njit
-def _trig64(x, shift):
-    """sin(x + shift*pi/2) for |x| < TRIG_LIMIT64, branch-free."""
-    k = np.rint(x * _TWO_OVER_PI)
-    k = k if abs(k) < 4.0e15 else 0.0         # keep the integer conversion defined for NaN/inf
-    r = fma(-k, _PIO2_1, x)                    # exact
-    r = fma(-k, _PIO2_2, r)
-    r = fma(-k, _PIO2_3, r)
+def _trig64(x, half):
+    """sin(x - half*pi/2) for |x| < TRIG_LIMIT64 (half 0 or 1), branch-free.
+
+    x = j*pi/2 + r with j = 2k + half, |r| <= pi/2: one sine polynomial (no sin/cos pair to pick
+    from), its sign (-1)^k."""
+    k = np.rint(fma(x, _INV_PI, -0.5 * half))
+    k = k if abs(k) < 2.0e15 else 0.0         # keep the integer conversion defined for NaN/inf
+    j = fma(2.0, k, 1.0 * half)                # exact
+    r = fma(-j, _PIO2_1, x)                    # exact
+    r = fma(-j, _PIO2_2, r)
+    r = fma(-j, _PIO2_3, r)
     z = r * r
-    s = fma(r * z, fma(z, fma(z, fma(z, fma(z, fma(z, _S6, _S5), _S4), _S3), _S2), _S1), r)
-    c = fma(z * z, fma(z, fma(z, fma(z, fma(z, fma(z, _C6, _C5), _C4), _C3), _C2), _C1),
-            fma(-0.5, z, 1.0))
-    q = np.int64(k) + shift
-    y = c if (q & 1) != 0 else s
-    return -y if (q & 2) != 0 else y
+    p = fma(z, fma(z, fma(z, fma(z, fma(z, fma(z, fma(z, fma(z, fma(z, _T10, _T9), _T8), _T7), _T6), _T5),
+                                   _T4), _T3), _T2), _T1)
+    y = fma(r * z, p, r)
+    return -y if (np.int64(k) & 1) != 0 else y
 
 
 @_njit
@@ -115,7 +116,7 @@ def sin64_v(x):
 @_njit
 def cos64_v(x):
     """cos(x) for |x| < TRIG_LIMIT64 (and NaN/inf), vectorisable."""
-    return _trig64(x, 1)
+    return -_trig64(x, 1)
 
 
 @_njit
@@ -173,12 +174,12 @@ def tanh64(x):
 
 _f = np.float32
 TRIG_LIMIT32 = _f(32768.0)
-_TWO_OVER_PI_F = _f(0.6366197723675814)
+_INV_PI_F = _f(0.3183098861837907)
 _PIO2_1F, _PIO2_2F, _PIO2_3F = _f(1.5707963705062866), _f(-4.371138828673793e-08), _f(-1.7151245100058819e-15)
 _TINY_SIN32, _TINY_TANH32 = _f(2.0 ** -12), _f(2.0 ** -12)
-# cephes sinf / cosf on [-pi/4, pi/4]
-_S1F, _S2F, _S3F = _f(-1.6666654611e-1), _f(8.3321608736e-3), _f(-1.9515295891e-4)
-_C1F, _C2F, _C3F = _f(4.166664568298827e-2), _f(-1.388731625493765e-3), _f(2.443315711809948e-5)
+# sin(r) = r + r^3 * P(r^2) on [-pi/2, pi/2]: Taylor to degree 15, truncation < 2^-30 relative
+_T1F, _T2F, _T3F, _T4F = _f(-0.16666666666666666), _f(0.008333333333333333), _f(-0.0001984126984126984), _f(2.7557319223985893e-06)
+_T5F, _T6F, _T7F = _f(-2.505210838544172e-08), _f(1.6059043836821613e-10), _f(-7.647163731819816e-13)
 _INV_LN2_F = _f(1.4426950408889634)
 _LN2_1F, _LN2_2F = _f(0.6931471824645996), _f(-1.9046542121259336e-09)
 _EXP_HI32, _EXP_LO32, _TANH_CLAMP32 = _f(89.0), _f(-104.0), _f(20.0)
@@ -189,18 +190,18 @@ _KMAX_F = _f(1.0e6)
 
 
 @_njit
-def _trig32(x, shift):
-    k = np.rint(x * _TWO_OVER_PI_F)
+def _trig32(x, half):
+    """sin(x - half*pi/2) for |x| < TRIG_LIMIT32, as _trig64."""
+    k = np.rint(fma(x, _INV_PI_F, -_HALF_F * _f(half)))
     k = k if abs(k) < _KMAX_F else _ZERO_F
-    r = fma(-k, _PIO2_1F, x)
-    r = fma(-k, _PIO2_2F, r)
-    r = fma(-k, _PIO2_3F, r)
+    j = fma(_TWO_F, k, _f(half))
+    r = fma(-j, _PIO2_1F, x)
+    r = fma(-j, _PIO2_2F, r)
+    r = fma(-j, _PIO2_3F, r)
     z = r * r
-    s = fma(r * z, fma(z, fma(z, _S3F, _S2F), _S1F), r)
-    c = fma(z * z, fma(z, fma(z, _C3F, _C2F), _C1F), fma(-_HALF_F, z, _ONE_F))
-    q = np.int32(k) + shift
-    y = c if (q & 1) != 0 else s
-    return -y if (q & 2) != 0 else y
+    p = fma(z, fma(z, fma(z, fma(z, fma(z, fma(z, _T7F, _T6F), _T5F), _T4F), _T3F), _T2F), _T1F)
+    y = fma(r * z, p, r)
+    return -y if (np.int32(k) & 1) != 0 else y
 
 
 @_njit
@@ -211,7 +212,7 @@ def sin32_v(x):
 
 @_njit
 def cos32_v(x):
-    return _trig32(x, 1)
+    return -_trig32(x, 1)
 
 
 @_njit
