@@ -35,6 +35,13 @@ def describe(problem: Problem, name: str, target: str, signature: str | None = N
         lines.append("output arrays (one per state field), then the grid sizes. Arrays are row-major")
         shape = " x ".join(f"n{a}" for a in range(ndim))
         lines.append(f"(C order) {shape} and must not overlap the outputs.")
+        if problem.dtype in ("complex64", "complex128"):
+            part = "float" if problem.dtype == "complex64" else "double"
+            lines.append(f"Complex values are C99 {part} _Complex (or a type of the same layout, two {part}s);")
+            lines.append("a complex parameter P is passed as its real and imaginary parts _re_P, _im_P")
+            lines.append("(so that callers through libffi, which cannot pass complex numbers, can).")
+            lines.append("Compile with -fcx-fortran-rules (GCC) for vectorised complex products, as the")
+            lines.append("c backend does: without it every product checks for C99 Annex G's NaN cases.")
     return lines
 
 

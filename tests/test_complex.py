@@ -41,7 +41,8 @@ def _random(shape, dtype, seed):
 RHS = (sp.I * laplace(psi) / 2 - sp.I * V * psi + K * sp.conjugate(psi)
        + sp.Piecewise((sp.exp(psi) * sp.im(psi), sp.Abs(psi) <= 0.9), (sp.sqrt(psi) - sp.log(psi), True))
        + div(sp.sin(grad(psi))) + sp.re(psi) ** 2 * sp.arg(psi)
-       + sp.cos(psi) * sp.sinh(V) + sp.cosh(psi) - sp.tanh(psi) * psi ** 3)
+       + sp.cos(psi) * sp.sinh(V) + sp.cosh(psi) - sp.tanh(psi) * psi ** 3
+       + sp.tan(psi) / 4 + sp.atan(psi) / 3 + sp.asin(psi / 3) * sp.acos(psi / 3))
 
 BCS = {"periodic": [(ref.PERIODIC, ref.PERIODIC)] * 2,
        "neumann": [(ref.NEUMANN, ref.NEUMANN)] * 2,
@@ -59,7 +60,8 @@ def reference(p, v, k, bcs):
     branch = np.where(np.abs(c) <= 0.9, np.exp(c) * c.imag, np.sqrt(c) - np.log(c))
     w = W[1:-1, 1:-1]
     return (1j * lap / 2 - 1j * w * c + k * np.conj(c) + branch + flux + c.real ** 2 * np.angle(c)
-            + np.cos(c) * np.sinh(w) + np.cosh(c) - np.tanh(c) * c ** 3)
+            + np.cos(c) * np.sinh(w) + np.cosh(c) - np.tanh(c) * c ** 3
+            + np.tan(c) / 4 + np.arctan(c) / 3 + np.arcsin(c / 3) * np.arccos(c / 3))
 
 
 @pytest.mark.parametrize("backend", backends())
