@@ -131,7 +131,7 @@ def _build(problem: Problem, backend_name: str, cache: bool, variant: str = "rhs
 
 
 def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backend="c",
-                    dtype="float64", spacing=1.0, fastmath=False, cache=True) -> Stencil:
+                    dtype="float64", spacing=1.0, order=2, fastmath=False, cache=True) -> Stencil:
     """Compile a right-hand side into a callable `Stencil` for `backend` (one of `backends.TARGETS`).
 
     Parameters
@@ -163,6 +163,12 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
         reals, which conditions, ``Min`` and ``Max`` need.
     spacing : float or sequence of float
         Grid spacing ``h``, one value or one per axis.
+    order : {2, 4, 6}
+        Accuracy order of every difference and of every interpolation to a face: p-point centred
+        formulas, O(h^p) in the interior. The radius grows with it (``D(u)`` and ``laplace(u)``
+        reach ``order - 1`` cells); the boundary conditions' ghost rules are the same at every
+        order, so zero-flux walls stay exactly conservative. ``laplace`` is ``div(grad(.))`` at
+        every order.
     fastmath : bool
         Allow reassociation, contraction and cheaper math functions (``-ffast-math`` and the like).
     cache : bool
@@ -197,7 +203,7 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
     """
     _target(backend)
     problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
-                            spacing=spacing, fastmath=fastmath)
+                            spacing=spacing, fastmath=fastmath, order=order)
     if not isinstance(cache, bool):
         raise StencilError(f"cache={cache!r} must be True or False")
     run, source, radius, from_cache = _build(problem, backend, cache)
@@ -207,13 +213,13 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
 
 
 def generate(rhs, *, target="c", name="stencil_rhs", state=None, fields=None, ndim=2, bc="neumann",
-             dtype="float64", spacing=1.0, fastmath=False) -> str:
+             dtype="float64", spacing=1.0, order=2, fastmath=False) -> str:
     """The source for `target` without compiling it (no compiler, Numba, CuPy or GPU needed); for
     "c" exactly what ``stencilc emit`` writes.
 
     Parameters
     ----------
-    rhs, state, fields, ndim, bc, dtype, spacing, fastmath
+    rhs, state, fields, ndim, bc, dtype, spacing, order, fastmath
         As for `compile_stencil`.
     target : {"c", "numpy", "numba", "cuda"}
         The language: a standalone C99 + OpenMP file, a NumPy or Numba module, or CUDA C with a
@@ -229,18 +235,18 @@ def generate(rhs, *, target="c", name="stencil_rhs", state=None, fields=None, nd
     """
     backend = _target(target, what="target")
     problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
-                            spacing=spacing, fastmath=fastmath)
+                            spacing=spacing, fastmath=fastmath, order=order)
     return _render(problem, backend, _check_name(name))[0]
 
 
 def generate_header(rhs, *, target="c", name="stencil_rhs", state=None, fields=None, ndim=2,
-                    bc="neumann", dtype="float64", spacing=1.0, fastmath=False) -> str:
+                    bc="neumann", dtype="float64", spacing=1.0, order=2, fastmath=False) -> str:
     """A C header declaring the function that `generate(..., target=target)` defines, for the
     targets with a C prototype ("c", and "cuda" for its host launcher)."""
     from .templates_env import environment
     backend = _target(target, what="target")
     problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
-                            spacing=spacing, fastmath=fastmath)
+                            spacing=spacing, fastmath=fastmath, order=order)
     kernel = _kernel(problem, _check_name(name), backend)
     signature = backend.signature(kernel)
     if signature is None:

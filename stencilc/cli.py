@@ -90,6 +90,12 @@ def _ndim(text: str) -> int:
     return int(text)
 
 
+def _order(text: str) -> int:
+    if text not in ("2", "4", "6"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an accuracy order; accepted: 2, 4, 6")
+    return int(text)
+
+
 def _bc(text: str) -> tuple[BoundaryCondition, ...]:
     try:
         return tuple(parse_bc(word) for word in text.split(","))
@@ -147,6 +153,8 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
     emit.add_argument("--dtype", choices=DTYPES, default="float64", help="default float64")
     emit.add_argument("--spacing", type=_spacing, default=(1.0,), metavar="H",
                       help="grid spacing: one value or a comma-separated list, one per axis (default 1)")
+    emit.add_argument("--order", type=_order, default=2, metavar="P",
+                      help="accuracy order of the differences: 2, 4 or 6 (default 2)")
     emit.add_argument("--target", choices=TARGETS, default="c", help="default c")
     emit.add_argument("--name", default="stencil_rhs", help="function name (default stencil_rhs)")
     emit.add_argument("-o", "--output", metavar="FILE", help="write the source here (default: stdout)")
@@ -203,7 +211,7 @@ def emit(args) -> None:
     options = dict(state=state, fields=args.field or None, ndim=args.ndim,
                    bc=_per_axis("--bc", args.bc, args.ndim),
                    dtype=args.dtype, spacing=_per_axis("--spacing", args.spacing, args.ndim),
-                   fastmath=args.fastmath)
+                   order=args.order, fastmath=args.fastmath)
     source = generate(rhs, target=args.target, name=args.name, **options)
     header = generate_header(rhs, target=args.target, name=args.name, **options) if args.header else None
     if args.output:

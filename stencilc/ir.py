@@ -288,8 +288,8 @@ def _axis_map(axis: int, offset: int, lo: BoundaryCondition | None, hi: Boundary
                 continue
             # the ghost layer where this branch is taken, 1 where it is not (so that a rule
             # evaluated there, as numpy evaluates every branch, never divides by zero)
-            layer = sp.Max(depth, 1)
-            layer = layer if layer.is_Number else sp.Piecewise((depth, taken), (1, True))
+            # (a symbolic Max is never a number: skip its costly assumption queries)
+            layer = sp.Max(depth, 1) if depth.is_Number else sp.Piecewise((depth, taken), (1, True))
             branches.append((apply(rule, layer, mirror, wrap, f"{name}_k{side}{step}"), taken))
         # single assignment: every step reads only the previous step's values
         j, s, c = (_bind(assigns, f"{name}_{what}{step}",

@@ -1,11 +1,15 @@
-"""Lowering: the staggered, demand-driven, second-order discretisation.
+"""Lowering: the staggered, demand-driven discretisation, of accuracy order 2, 4 or 6.
 
 Takes a checked `Problem`; gives, for each state field, a SymPy expression over `Access(field, *offset)`
 (the field's value at the grid point plus an integer offset), parameters and numbers, and the stencil
-extents. Each operator is evaluated where it is requested: a field at a half-integer offset is the mean
-of its two neighbours, `D(q, a)` at p is `(q@(p+½e_a) - q@(p-½e_a)) / h_a`, `div` sums `D` of the
-components, pointwise functions act on the values at the requested offset; `shift(e, o)` at p is
-`e` at p + o.
+extents. Each operator is evaluated where it is requested: a field at a half-integer offset is
+interpolated along that axis from the cells either side, `D(q, a)` at p is the centred difference of
+`q` at the half-integer offsets either side of p (at order 2: the mean of the two neighbours and
+`(q@(p+½e_a) - q@(p-½e_a)) / h_a`; at order p the p-point centred formulas, `INTERPOLATION` and
+`DIFFERENCE`), `div` sums `D` of the components, `laplace(e)` is `div(grad(e))` at every order,
+pointwise functions act on the values at the requested offset; `shift(e, o)` at p is `e` at p + o.
+The radius follows from the accesses (`extents`): at order p, `D(u)` reaches p - 1 cells and
+`laplace(u)` p - 1, `div(sin(grad(u)))` p - 1.
 """
 from __future__ import annotations
 
@@ -16,6 +20,15 @@ import sympy as sp
 from .symbolic import D, Field, Problem, div, dot, grad, laplace, shift
 
 HALF = sp.Rational(1, 2)
+R = sp.Rational
+
+# p-point centred weights per order p, for the values at the offsets ±½, ±3/2, ... of the point:
+# a field at a half-integer offset along an axis is sum_k w_k (q@(p - (k-½)) + q@(p + (k-½))),
+# and D(q, a) at p is sum_k d_k (q@(p + (k-½)) - q@(p - (k-½))) / h_a; both are exact for
+# polynomials of degree < p, so their errors are O(h^p).
+INTERPOLATION = {2: (HALF,), 4: (R(9, 16), R(-1, 16)), 6: (R(75, 128), R(-25, 256), R(3, 256))}
+DIFFERENCE = {2: (sp.Integer(1),), 4: (R(9, 8), R(-1, 24)), 6: (R(75, 64), R(-25, 384), R(3, 640))}
+ORDERS = tuple(INTERPOLATION)
 
 
 class Access(sp.Function):
@@ -39,25 +52,39 @@ def component(e: sp.Basic, axis: int) -> sp.Basic:
     return e.func(*[component(a, axis) for a in e.args])
 
 
+def _moved(p: tuple, axis: int, by) -> tuple:
+    return p[:axis] + (p[axis] + by,) + p[axis + 1:]
+
+
 class _Lowering:
     def __init__(self, problem: Problem):
         self.ndim = problem.ndim
+        self.order = problem.order
         self.inv_h = [sp.Integer(1) if h == 1.0 else sp.Float(1.0 / h, 17) for h in problem.spacing]
+        self._values: dict = {}   # (e, p) -> value: nested operators request the same values often
 
     def at(self, e: sp.Basic, p: tuple[sp.Rational, ...]) -> sp.Expr:
         """The discrete value of `e` requested at offset `p` (integers and half-integers)."""
+        key = (e, p)
+        if key not in self._values:
+            self._values[key] = self._at(e, p)
+        return self._values[key]
+
+    def _at(self, e: sp.Basic, p: tuple[sp.Rational, ...]) -> sp.Expr:
         if isinstance(e, Field):
             for a, pa in enumerate(p):
                 if not pa.is_integer:
-                    lo = p[:a] + (pa - HALF,) + p[a + 1:]
-                    hi = p[:a] + (pa + HALF,) + p[a + 1:]
-                    return (self.at(e, lo) + self.at(e, hi)) / 2
+                    if self.order == 2:
+                        return (self.at(e, _moved(p, a, -HALF)) + self.at(e, _moved(p, a, HALF))) / 2
+                    return sp.Add(*[w * (self.at(e, _moved(p, a, -HALF - j)) + self.at(e, _moved(p, a, HALF + j)))
+                                    for j, w in enumerate(INTERPOLATION[self.order])])
             return Access(sp.Symbol(e.name), *p)
         if isinstance(e, D):
             q, a = e.args[0], int(e.args[1])
-            hi = p[:a] + (p[a] + HALF,) + p[a + 1:]
-            lo = p[:a] + (p[a] - HALF,) + p[a + 1:]
-            return (self.at(q, hi) - self.at(q, lo)) * self.inv_h[a]
+            if self.order == 2:
+                return (self.at(q, _moved(p, a, HALF)) - self.at(q, _moved(p, a, -HALF))) * self.inv_h[a]
+            return sp.Add(*[d * (self.at(q, _moved(p, a, HALF + j)) - self.at(q, _moved(p, a, -HALF - j)))
+                            for j, d in enumerate(DIFFERENCE[self.order])]) * self.inv_h[a]
         if isinstance(e, div):
             return sp.Add(*[self.at(D(component(e.args[0], a), a), p) for a in range(self.ndim)])
         if isinstance(e, laplace):

@@ -41,6 +41,8 @@ class Stencil:
         ``"float64"``, ``"float32"``, ``"complex128"`` or ``"complex64"``.
     spacing : tuple of float
         Grid spacing per axis.
+    order : int
+        The accuracy order of the differences (2, 4 or 6).
     radius : int
         How many cells beyond a point the stencil reads.
     expr : sympy.Expr or dict
@@ -66,6 +68,7 @@ class Stencil:
         self.ndim = problem.ndim
         self.dtype = problem.dtype
         self.spacing = problem.spacing
+        self.order = problem.order
         self.bc = problem.bc_of
         self._np_dtype = np.dtype(problem.dtype)
         self._real_dtype = np.empty(0, self._np_dtype).real.dtype

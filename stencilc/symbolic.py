@@ -691,6 +691,7 @@ class Problem:
     dtype: str
     spacing: tuple[float, ...]
     fastmath: bool
+    order: int = 2                   # accuracy order of differences and interpolations: 2, 4, 6
 
     @property
     def bc_of(self) -> dict[str, tuple[Sides, ...]]:
@@ -699,14 +700,18 @@ class Problem:
     def key(self) -> str:
         """A canonical text that identifies the problem (for the cache key)."""
         return repr((self.state, self.fields, self.params, tuple(sp.srepr(e) for e in self.rhs),
-                     self.ndim, self.bc, self.dtype, self.spacing, self.fastmath))
+                     self.ndim, self.bc, self.dtype, self.spacing, self.fastmath, self.order))
 
 
 def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dtype="float64",
-                  spacing=1.0, fastmath=False) -> Problem:
+                  spacing=1.0, fastmath=False, order=2) -> Problem:
     """Validate user input into a `Problem`; every mistake is a `StencilError` naming it."""
     if isinstance(ndim, bool) or not isinstance(ndim, int) or not 1 <= ndim <= 3:
         raise StencilError(f"ndim={ndim!r} is not supported; use 1, 2 or 3")
+    if isinstance(order, bool) or not isinstance(order, numbers.Integral) or order not in (2, 4, 6):
+        raise StencilError(f"order={order!r} is not supported; use 2, 4 or 6 (the accuracy order of"
+                           " the differences)")
+    order = int(order)
     if not isinstance(fastmath, bool):
         raise StencilError(f"fastmath={fastmath!r} must be True or False")
     dtype = _normalise_dtype(dtype)
@@ -819,4 +824,4 @@ def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dt
     resolved = _resolve_bc(bc, tuple(state_names), input_fields, ndim)
     return Problem(state=tuple(state_names), fields=input_fields, params=params, rhs=tuple(exprs),
                    ndim=ndim, bc=tuple((n, resolved[n]) for n in tuple(state_names) + input_fields),
-                   dtype=dtype, spacing=spacing, fastmath=fastmath)
+                   dtype=dtype, spacing=spacing, fastmath=fastmath, order=order)
