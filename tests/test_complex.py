@@ -204,3 +204,15 @@ def test_errors():
         cplx(np.zeros((3, 3), complex), K="1j")
     with pytest.raises(ValueError, match=r"parameter 'dt' must be a real number, got complex"):
         cplx.euler_step(np.zeros((3, 3), complex), dt=0.1j, K=1j)
+
+
+def test_solution_keeps_complex_values():
+    xr = pytest.importorskip("xarray")
+    k = stencilc.compile_stencil("I*laplace(psi)", state="psi", ndim=2, bc="periodic", dtype="complex64",
+                                 backend="numpy")
+    psi0 = _random((4, 3), "complex64", 6)
+    sol = stencilc.integrate(k, psi0, t_end=0.2, dt=0.1, method="heun", record_every=0.1)
+    assert sol.frames.dtype == np.complex64
+    da = sol.to_xarray()
+    assert isinstance(da, xr.DataArray) and da.dtype == np.complex64
+    np.testing.assert_array_equal(da.values[0], psi0)

@@ -182,3 +182,20 @@ def test_cuda_backend_matches_numpy(rhs, options, scalars, shapes):
         for g, e in zip(got if isinstance(got, tuple) else (got,),
                         expected if isinstance(expected, tuple) else (expected,)):
             np.testing.assert_allclose(g, e, rtol=tol, atol=tol)
+
+
+@pytest.mark.skipif(NVCC is None or shutil.which("cc") is None, reason="needs nvcc and a C compiler")
+def test_complex_launcher_header_serves_c_and_cuda(tmp_path):
+    """A complex launcher's header declares stencilc_complex for C (C99 _Complex) and C++
+    (cuda::std::complex), and agrees with the .cu file's definition."""
+    options = dict(state="psi", dtype="complex64", bc="periodic")
+    (tmp_path / "k.cu").write_text(stencilc.generate("I*K*laplace(psi)", target="cuda", **options))
+    from stencilc.api import generate_header
+    (tmp_path / "k.h").write_text(generate_header("I*K*laplace(psi)", target="cuda", **options))
+    (tmp_path / "main.c").write_text('#include "k.h"\nint main(void) { return 0; }\n')
+    res = subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-c", "main.c"], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run([NVCC, "-c", "-arch=sm_80", "-include", "k.h", "k.cu", "-o", "k.o"], cwd=tmp_path,
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
