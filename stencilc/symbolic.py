@@ -156,10 +156,9 @@ def _check_complex(e: sp.Basic, complex_dtype: bool, dtype: str) -> None:
     """In a real stencil, the imaginary unit is an error; in a complex one, a comparison or an
     ordering function of a complex value is."""
     if not complex_dtype:
-        for n in e.atoms(sp.Number, type(sp.I)):
-            if n is sp.I or not n.is_real:
-                raise StencilError(f"{e} contains the imaginary unit I, but dtype={dtype!r} is real; use"
-                                   " dtype='complex128' (or 'complex64') for complex fields")
+        if e.has(sp.I):   # SymPy's complex numbers are sums of reals and multiples of I
+            raise StencilError(f"{e} contains the imaginary unit I, but dtype={dtype!r} is real; use"
+                               " dtype='complex128' (or 'complex64') for complex fields")
         return
     for sub in sp.preorder_traversal(e):
         if isinstance(sub, sp.Rel):
@@ -502,14 +501,14 @@ def _is_vector(e: sp.Basic, rhs: sp.Basic, ndim: int) -> bool:
             raise StencilError(f"{e}: the offset {tuple(int(o) for o in e.args[1])} has {len(e.args[1])}"
                                f" entries but ndim={ndim}; give one integer per axis")
         return _is_vector(e.args[0], rhs, ndim)
+    if e in (sp.zoo, sp.oo, -sp.oo, sp.nan):
+        raise StencilError(f"{e} in the right-hand side is not a finite number")
     if isinstance(e, (sp.Symbol, sp.Number, sp.NumberSymbol)):
         return False
     if e.is_number and not e.atoms(sp.Symbol, sp.Function) - {sp.I}:
         return False    # e.g. 2 + 3*I
     if e is sp.I:
         return False   # a complex stencil's unit; a real stencil refuses it (_check_complex)
-    if e.is_Number is not None and e in (sp.zoo, sp.oo, -sp.oo, sp.nan):
-        raise StencilError(f"{e} in the right-hand side is not a finite number")
     if isinstance(e, (sp.Add,)):
         kinds = [_is_vector(a, rhs, ndim) for a in e.args]
         if any(kinds) and not all(kinds):

@@ -61,7 +61,8 @@ def test_radius_from_expression(expr, radius):
     (D(u, 2), r"D\(u, 2\).*ndim=2"),
     (sp.Function("f")(u) + laplace(u), "unknown function f"),
     (sp.Derivative(u, sp.Symbol("x")), "Derivative"),
-    (sp.I * laplace(u), r"imaginary unit I.*dtype=.complex128"),
+    (sp.I * laplace(u), r"imaginary unit I, but dtype=.float64. is real; use dtype=.complex128."),
+    (sp.oo * laplace(u), "not a finite number"),
 ])
 def test_expression_errors_name_the_offender(expr, match):
     with pytest.raises(StencilError, match=match):
