@@ -6,10 +6,11 @@ extents. Each operator is evaluated where it is requested: a field at a half-int
 interpolated along that axis from the cells either side, `D(q, a)` at p is the centred difference of
 `q` at the half-integer offsets either side of p (at order 2: the mean of the two neighbours and
 `(q@(p+½e_a) - q@(p-½e_a)) / h_a`; at order p the p-point centred formulas, `INTERPOLATION` and
-`DIFFERENCE`), `div` sums `D` of the components, `laplace(e)` is `div(grad(e))` at every order,
+`DIFFERENCE`), `div` sums `D` of the components, `laplace(e)` is `div(grad(e))` at order 2 and the
+compact centred second difference (`SECOND_DIFFERENCE`, p + 1 points per axis) at orders 4 and 6,
 pointwise functions act on the values at the requested offset; `shift(e, o)` at p is `e` at p + o.
-The radius follows from the accesses (`extents`): at order p, `D(u)` reaches p - 1 cells and
-`laplace(u)` p - 1, `div(sin(grad(u)))` p - 1.
+The radius follows from the accesses (`extents`): at order p, `D(u)` and `div(sin(grad(u)))` reach
+p - 1 cells, `laplace(u)` p / 2.
 """
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ R = sp.Rational
 # polynomials of degree < p, so their errors are O(h^p).
 INTERPOLATION = {2: (HALF,), 4: (R(9, 16), R(-1, 16)), 6: (R(75, 128), R(-25, 256), R(3, 256))}
 DIFFERENCE = {2: (sp.Integer(1),), 4: (R(9, 8), R(-1, 24)), 6: (R(75, 64), R(-25, 384), R(3, 640))}
+# the compact centred second difference used for `laplace` at orders 4 and 6 (p + 1 points per
+# axis): sum_m a_m (e@(p + m) + e@(p - m)) + a_0 e@p, over h_a^2; at order 2 it is div(grad(e))
+SECOND_DIFFERENCE = {4: (R(-5, 2), R(4, 3), R(-1, 12)),
+                     6: (R(-49, 18), R(3, 2), R(-3, 20), R(1, 90))}
 ORDERS = tuple(INTERPOLATION)
 
 
@@ -88,7 +93,13 @@ class _Lowering:
         if isinstance(e, div):
             return sp.Add(*[self.at(D(component(e.args[0], a), a), p) for a in range(self.ndim)])
         if isinstance(e, laplace):
-            return self.at(div(grad(e.args[0])), p)
+            if self.order == 2:
+                return self.at(div(grad(e.args[0])), p)
+            q, (a0, *am) = e.args[0], SECOND_DIFFERENCE[self.order]
+            return sp.Add(*[(a0 * self.at(q, p)
+                             + sp.Add(*[w * (self.at(q, _moved(p, a, m)) + self.at(q, _moved(p, a, -m)))
+                                        for m, w in enumerate(am, 1)])) * self.inv_h[a] ** 2
+                            for a in range(self.ndim)])
         if isinstance(e, shift):
             return self.at(e.args[0], tuple(pa + o for pa, o in zip(p, e.args[1])))
         if isinstance(e, dot):

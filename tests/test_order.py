@@ -70,7 +70,7 @@ def relative_errors(kernel, ndim, N):
                                                 (2, 6, (16, 32)), (3, 4, (12, 24)), (3, 6, (16, 32))])
 def test_observed_convergence_order(ndim, order, sizes):
     k = system(ndim, order)
-    assert k.radius == order - 1 and k.order == order
+    assert k.radius == order - 1 and k.order == order   # D's reach; laplace's is order / 2
     coarse, fine = (relative_errors(k, ndim, N) for N in sizes)
     observed = np.log(coarse / fine) / np.log(sizes[1] / sizes[0])
     assert np.all(observed >= order - 0.3), dict(zip(NAMES, observed.round(2)))
@@ -152,9 +152,28 @@ def test_radius_follows_the_order():
     u = sc.Field("u")
     for order, radius in [(2, 1), (4, 3), (6, 5)]:
         assert sc.compile_stencil(D(u, 0), state=u, ndim=1, backend="numpy", order=order).radius == radius
-    assert sc.compile_stencil(laplace(laplace(u)), state=u, ndim=1, backend="numpy", order=4).radius == 6
+    for order, radius in [(2, 1), (4, 2), (6, 3)]:
+        assert sc.compile_stencil(laplace(u), state=u, ndim=2, backend="numpy", order=order).radius == radius
+    assert sc.compile_stencil(laplace(laplace(u)), state=u, ndim=1, backend="numpy", order=4).radius == 4
+    assert sc.compile_stencil(div(grad(u)), state=u, ndim=1, backend="numpy", order=4).radius == 3
     # a field read where it is (no difference, no face) is not widened
     assert sc.compile_stencil(u**2 + sc.shift(u, (1,)), state=u, ndim=1, backend="numpy", order=6).radius == 1
+
+
+@pytest.mark.parametrize("spacing", [1.0, (0.5, 2.0)])
+def test_laplace_at_order_4_and_6_is_the_compact_second_difference(spacing):
+    """Against the textbook (p + 1)-point formulas written with np.roll on a periodic grid."""
+    u = sc.Field("u")
+    a = np.random.default_rng(7).normal(size=(9, 8))
+    h = np.broadcast_to(spacing, (2,))
+    weights = {4: [-30, 16, -1], 6: [-490, 270, -27, 2]}
+    for order, (w0, *wm) in weights.items():
+        scale = 12 if order == 4 else 180
+        expected = sum((w0 * a + sum(w * (np.roll(a, m, ax) + np.roll(a, -m, ax)) for m, w in enumerate(wm, 1)))
+                       / (scale * h[ax] ** 2) for ax in range(2))
+        k = sc.compile_stencil(laplace(u), state=u, ndim=2, bc="periodic", backend="numpy", order=order,
+                               spacing=spacing)
+        np.testing.assert_allclose(k(a), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_order_2_is_the_default_discretisation_unchanged():
