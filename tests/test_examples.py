@@ -108,6 +108,13 @@ def test_wave_energy_is_conserved(example_env, tmp_path):
     assert float(checks["energy_drift"]) < 1e-2
 
 
+def test_wave_order_4_disperses_less_than_order_2(example_env, tmp_path):
+    checks, _ = run_example("wave_order", example_env, tmp_path, "--size", 64, "--width", 0.03)
+    errors = [float(checks[f"error_order{p}"]) for p in (2, 4, 6)]
+    # against d'Alembert's exact solution: each order an order of magnitude closer at 64 cells
+    assert errors[0] > 0.1 and errors[1] < errors[0] / 5 and errors[2] < errors[1] / 5
+
+
 def test_schrodinger_conserves_the_norm_and_follows_the_classical_orbit(example_env, tmp_path):
     checks, _ = run_example("schrodinger", example_env, tmp_path, "--size", 64, "--t-end", 1.5)
     assert float(checks["norm_drift"]) < 1e-4
