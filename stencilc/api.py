@@ -21,7 +21,7 @@ from . import cache as _cache
 from .backends import TARGETS, target as _target
 from .describe import describe
 from .errors import StencilError
-from .ir import Kernel, build_kernel
+from .ir import Kernel, bind_positions, build_kernel
 from .passes import eliminate_common_subexpressions, fuse_euler, reuse_fluxes
 from .stencil import Stencil
 from .symbolic import Problem, check_problem
@@ -58,7 +58,7 @@ def _kernel(problem: Problem, name: str, backend: ModuleType, variant: str = "rh
                           window=variant in WINDOWED, sides=sides)
     for p in _passes(backend, variant):
         kernel = PASSES[p](kernel)
-    return kernel
+    return bind_positions(kernel)   # coordinates become values computed once per index
 
 
 def _steps_driver(backend: ModuleType, variant: str) -> bool:
@@ -131,7 +131,7 @@ def _build(problem: Problem, backend_name: str, cache: bool, variant: str = "rhs
 
 
 def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backend="c",
-                    dtype="float64", spacing=1.0, order=2, fastmath=False, cache=True) -> Stencil:
+                    dtype="float64", spacing=1.0, origin=0.0, order=2, fastmath=False, cache=True) -> Stencil:
     """Compile a right-hand side into a callable `Stencil` for `backend` (one of `backends.TARGETS`).
 
     Parameters
@@ -169,6 +169,10 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
         reach ``order - 1`` cells); the boundary conditions' ghost rules are the same at every
         order, so zero-flux walls stay exactly conservative. ``laplace`` is ``div(grad(.))`` at
         every order.
+    origin : float or sequence of float
+        Where the grid's low corner lies, one value or one per axis: cell ``i`` along axis ``a``
+        is centred at ``origin[a] + (i + 1/2) * spacing[a]``, which is what the coordinates ``x``,
+        ``y``, ``z`` stand for in ``rhs`` and in boundary values.
     fastmath : bool
         Allow reassociation, contraction and cheaper math functions (``-ffast-math`` and the like).
     cache : bool
@@ -203,7 +207,7 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
     """
     _target(backend)
     problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
-                            spacing=spacing, fastmath=fastmath, order=order)
+                            spacing=spacing, fastmath=fastmath, order=order, origin=origin)
     if not isinstance(cache, bool):
         raise StencilError(f"cache={cache!r} must be True or False")
     run, source, radius, from_cache = _build(problem, backend, cache)
@@ -213,13 +217,13 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
 
 
 def generate(rhs, *, target="c", name="stencil_rhs", state=None, fields=None, ndim=2, bc="neumann",
-             dtype="float64", spacing=1.0, order=2, fastmath=False) -> str:
+             dtype="float64", spacing=1.0, origin=0.0, order=2, fastmath=False) -> str:
     """The source for `target` without compiling it (no compiler, Numba, CuPy or GPU needed); for
     "c" exactly what ``stencilc emit`` writes.
 
     Parameters
     ----------
-    rhs, state, fields, ndim, bc, dtype, spacing, order, fastmath
+    rhs, state, fields, ndim, bc, dtype, spacing, origin, order, fastmath
         As for `compile_stencil`.
     target : {"c", "numpy", "numba", "cuda"}
         The language: a standalone C99 + OpenMP file, a NumPy or Numba module, or CUDA C with a
@@ -235,18 +239,18 @@ def generate(rhs, *, target="c", name="stencil_rhs", state=None, fields=None, nd
     """
     backend = _target(target, what="target")
     problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
-                            spacing=spacing, fastmath=fastmath, order=order)
+                            spacing=spacing, fastmath=fastmath, order=order, origin=origin)
     return _render(problem, backend, _check_name(name))[0]
 
 
 def generate_header(rhs, *, target="c", name="stencil_rhs", state=None, fields=None, ndim=2,
-                    bc="neumann", dtype="float64", spacing=1.0, order=2, fastmath=False) -> str:
+                    bc="neumann", dtype="float64", spacing=1.0, origin=0.0, order=2, fastmath=False) -> str:
     """A C header declaring the function that `generate(..., target=target)` defines, for the
     targets with a C prototype ("c", and "cuda" for its host launcher)."""
     from .templates_env import environment
     backend = _target(target, what="target")
     problem = check_problem(rhs, state=state, fields=fields, ndim=ndim, bc=bc, dtype=dtype,
-                            spacing=spacing, fastmath=fastmath, order=order)
+                            spacing=spacing, fastmath=fastmath, order=order, origin=origin)
     kernel = _kernel(problem, _check_name(name), backend)
     signature = backend.signature(kernel)
     if signature is None:

@@ -7,7 +7,14 @@ The boundary regions (thin strips, disjoint, together covering the rest of the g
 ≥ 1) read through index maps: per axis, the boundary conditions' ghost rules (each an affine map
 `ghost = scale * mirrored + offset`, or a periodic wrap) are unrolled into a fixed number of
 branch-free-able steps that map `i + offset` back into the grid and compose the affine maps, so
-every access becomes `scale * f[m0, m1, ...] + offset`.
+every access becomes `scale * f[m0, m1, ...] + offset`. A ghost rule's offset is the condition's value
+(a number, or an expression of parameters, the time `t` and the coordinates) evaluated on the face:
+the normal coordinate is the face's position, each other coordinate that of the cell whose ghost is
+filled (axes filled before it at the read's own position, possibly outside the grid; axes filled
+after it at their mapped index). Coordinates are `lower.Position` nodes until `bind_positions`
+makes each a value assigned once per index in its axis's setup (so what depends on the outer axes
+only is computed once per row, and nothing is stored). A kernel whose rhs or boundary values use
+`t` takes it as a runtime scalar.
 Each side of each axis is *physical* (the strips above apply the boundary condition) or *halo*
 (no strip: reads beyond the side go directly into the arrays' padding, filled by someone else — a
 neighbouring MPI rank). Each array has a `Layout` (padding per side, origin), so a kernel can read
@@ -24,8 +31,8 @@ from dataclasses import dataclass, replace
 
 import sympy as sp
 
-from .lower import Access, extents, lower
-from .symbolic import BoundaryCondition, Problem
+from .lower import Access, Position, extents, lower
+from .symbolic import COORDINATES, BoundaryCondition, Problem, t as TIME
 
 
 class MappedAccess(sp.Function):
@@ -149,7 +156,8 @@ class Kernel:
 
     `dtype` is the value dtype (of arrays and scalars); `real_dtype` the dtype of real quantities
     (the same for real kernels; complex fields have a real part of this dtype). Scalars are the
-    user's parameters, then `runtime` scalars the pipeline adds (the fused step's `_dt`).
+    user's parameters, then `runtime` scalars the pipeline adds (the time `t` of a time-dependent
+    stencil, the fused step's `_dt`).
     """
     name: str
     ndim: int
@@ -162,6 +170,8 @@ class Kernel:
     regions: tuple[Region, ...]
     runtime: tuple[str, ...] = ()
     sides: tuple[tuple[str, str], ...] = ()           # per axis (low, high): PHYSICAL or HALO
+    origin: tuple[float, ...] = ()                    # per axis: the grid's low corner (coordinates)
+    spacing: tuple[float, ...] = ()                   # per axis: the cell size (coordinates)
     layouts: tuple[tuple[str, Layout], ...] = ()      # every input and output array's layout
     window: bool = False                              # computes rows [_row0, _row1) only
 
@@ -200,9 +210,13 @@ class Kernel:
 
 
 def shift(expr: sp.Expr, axis: int, by: int) -> sp.Expr:
-    """`expr` evaluated `by` points further along `axis` (every `Access` offset moved)."""
-    return expr.xreplace({a: Access(a.args[0], *[o + by if i == axis else o for i, o in enumerate(a.offset)])
-                          for a in expr.atoms(Access)})
+    """`expr` evaluated `by` points further along `axis` (every `Access` offset and every position
+    at the loop index moved)."""
+    repl = {a: Access(a.args[0], *[o + by if i == axis else o for i, o in enumerate(a.offset)])
+            for a in expr.atoms(Access)}
+    repl.update({p: Position(axis, p.base, p.halves + 2 * by) for p in expr.atoms(Position)
+                 if p.axis == axis and p.base == index(axis)})
+    return expr.xreplace(repl)
 
 
 def inline_carried(kernel: "Kernel") -> "Kernel":
@@ -245,18 +259,26 @@ def _steps_needed(offset: int, lo: BoundaryCondition | None, hi: BoundaryConditi
 @dataclass
 class _AxisMap:
     """A read along one axis: at grid index `index`, the value `V` becomes `sign*V + shift` (the
-    ghost rules' affine maps composed: `sign` is their scale, `shift` their offset)."""
+    ghost rules' affine maps composed: `sign` is their scale, `shift` their offset). `shift` may hold
+    the placeholders in `data` (side -> (placeholder, the side's value on its face)), standing for a
+    boundary value that depends on the coordinates of other axes, which differ from read to read."""
     index: sp.Symbol
     sign: sp.Expr      # 1 (no value arithmetic), -1 or a symbol set by the rules' scales
-    shift: sp.Expr     # 0, or a symbol set by the rules' offsets
+    shift: sp.Expr     # 0, or a symbol set by the rules' offsets (times placeholders)
     assigns: list[Assign]
+    data: dict = None
+
+
+def _face_value(rule: BoundaryCondition, axis: int, face: sp.Expr) -> sp.Expr:
+    """The rule's value with the coordinate normal to the face at the face's position."""
+    return sp.sympify(rule.data).xreplace({COORDINATES[axis]: face}) if axis < 3 else rule.data
 
 
 def _axis_map(axis: int, offset: int, lo: BoundaryCondition | None, hi: BoundaryCondition | None,
-              radius: int, tag: str, h: float = 1.0) -> _AxisMap:
-    """Unrolled ghost rules for index `i_axis + offset` under (lo, hi) on an axis of spacing `h`,
-    applied again while the index is outside (grids smaller than the stencil); a `None` side is a
-    halo side: an index beyond it is left as it is."""
+              radius: int, tag: str, h: float = 1.0, origin: float = 0.0) -> _AxisMap:
+    """Unrolled ghost rules for index `i_axis + offset` under (lo, hi) on an axis of spacing `h`
+    whose low face lies at `origin`, applied again while the index is outside (grids smaller than
+    the stencil); a `None` side is a halo side: an index beyond it is left as it is."""
     for rule in (lo, hi):
         if rule is not None:
             rule.check(radius, h)
@@ -266,18 +288,35 @@ def _axis_map(axis: int, offset: int, lo: BoundaryCondition | None, hi: Boundary
     assigns: list[Assign] = []
     j: sp.Expr = i + offset   # left unbound so that SymPy drops branches that cannot be taken
     s: sp.Expr = sp.Integer(1)
-    c: sp.Expr = sp.Integer(0)
+    # the offset: a constant part and, per side whose value varies along the wall, a coefficient
+    # of its placeholder
+    faces = {"lo": _number(origin), "hi": _number(origin) + n * _number(h)}
+    values, data = {}, {}
+    for side, rule in (("lo", lo), ("hi", hi)):
+        if rule is None or rule.periodic:
+            continue
+        value = _face_value(rule, axis, faces[side])
+        if value.free_symbols & set(COORDINATES):
+            data[side] = (sp.Symbol(f"_g{side}"), value)
+            values[side] = None
+        else:
+            values[side] = value
+    c: dict[str, sp.Expr] = {"1": sp.Integer(0), **{side: sp.Integer(0) for side in data}}
 
-    def apply(rule: BoundaryCondition, layer: sp.Expr, mirror: sp.Expr, wrap: sp.Expr, label: str):
-        """(index, sign, shift) after one application of `rule` to ghost layer `layer` (>= 1)."""
+    def apply(rule: BoundaryCondition, side: str, layer: sp.Expr, mirror: sp.Expr, wrap: sp.Expr,
+              label: str):
+        """(index, sign, offset parts) after one application of `rule` to ghost layer `layer` (>= 1)."""
         if rule.periodic:
-            return wrap, s, c
+            return wrap, s, dict(c)
         k = sp.Symbol(label, integer=True, positive=True)
-        scale, shift = rule.ghost(k, h)
-        if scale.has(k) or shift.has(k):   # an integer index, bound only for rules that use it
+        scale, weight = rule.ghost(k, h, value=sp.Integer(1) if values[side] is None else values[side])
+        if scale.has(k) or weight.has(k):   # an integer index, bound only for rules that use it
             k_index = _bind(assigns, label, layer, is_index=True)
-            scale, shift = scale.subs(k, k_index), shift.subs(k, k_index)
-        return mirror, s * scale, c + s * shift
+            scale, weight = scale.subs(k, k_index), weight.subs(k, k_index)
+        parts = dict(c)
+        part = "1" if values[side] is not None else side
+        parts[part] = c[part] + s * weight
+        return mirror, s * scale, parts
 
     for step in range(steps):
         branches = []
@@ -290,15 +329,25 @@ def _axis_map(axis: int, offset: int, lo: BoundaryCondition | None, hi: Boundary
             # evaluated there, as numpy evaluates every branch, never divides by zero)
             # (a symbolic Max is never a number: skip its costly assumption queries)
             layer = sp.Max(depth, 1) if depth.is_Number else sp.Piecewise((depth, taken), (1, True))
-            branches.append((apply(rule, layer, mirror, wrap, f"{name}_k{side}{step}"), taken))
+            branches.append((apply(rule, side, layer, mirror, wrap, f"{name}_k{side}{step}"), taken))
         # single assignment: every step reads only the previous step's values
-        j, s, c = (_bind(assigns, f"{name}_{what}{step}",
-                         sp.Piecewise(*[(new[w], taken) for new, taken in branches], (old, True)),
-                         is_index=what == "j")
-                   for w, (what, old) in enumerate((("j", j), ("s", s), ("c", c))))
+        new_j = _bind(assigns, f"{name}_j{step}",
+                      sp.Piecewise(*[(new[0], taken) for new, taken in branches], (j, True)), is_index=True)
+        new_s = _bind(assigns, f"{name}_s{step}",
+                      sp.Piecewise(*[(new[1], taken) for new, taken in branches], (s, True)), is_index=False)
+        new_c = {part: _bind(assigns, f"{name}_c{'' if part == '1' else part}{step}",
+                             sp.Piecewise(*[(new[2][part], taken) for new, taken in branches], (old, True)),
+                             is_index=False)
+                 for part, old in c.items()}
+        j, s, c = new_j, new_s, new_c
     if steps == 0:
         j = _bind(assigns, f"{name}_j", j, is_index=True)
-    return _AxisMap(index=j, sign=s, shift=c, assigns=assigns)
+    shift = c["1"] + sp.Add(*[c[side] * ph for side, (ph, _) in data.items()])
+    return _AxisMap(index=j, sign=s, shift=shift, assigns=assigns, data=data)
+
+
+def _number(value: float) -> sp.Expr:
+    return sp.Integer(0) if value == 0 else sp.Float(value, 17)
 
 
 def _bind(assigns: list[Assign], name: str, value: sp.Expr, is_index: bool) -> sp.Expr:
@@ -361,9 +410,10 @@ def _in_window(bounds):
 
 
 def _mapped(expr: sp.Expr, bc_of, radius: int, spacing, setup: list[list[Assign]], cache: dict,
-            direct: int | None = None) -> sp.Expr:
+            direct: int | None = None, origin=None) -> sp.Expr:
     """Replace every `Access` by its ghost-rule-mapped read (axis by axis, axis 0 first); along
     axis `direct` every read is known to be inside the grid and is taken as it is."""
+    origin = origin or (0.0,) * len(spacing)
     repl = {}
     for acc in sorted(expr.atoms(Access), key=sp.default_sort_key):  # a set: fix the order
         per_axis = []
@@ -380,14 +430,53 @@ def _mapped(expr: sp.Expr, bc_of, radius: int, spacing, setup: list[list[Assign]
             if key not in cache:
                 tags = cache.setdefault(("tags", a), {})
                 tag = tags.setdefault((lo, hi), f"b{len(tags)}_")
-                cache[key] = _axis_map(a, o, lo, hi, radius, tag, h=spacing[a])
+                cache[key] = _axis_map(a, o, lo, hi, radius, tag, h=spacing[a], origin=origin[a])
                 setup[a].extend(cache[key].assigns)
             per_axis.append(cache[key])
         value: sp.Expr = MappedAccess(acc.args[0], *[m.index for m in per_axis])
-        for m in per_axis:           # filling axis by axis, axis 0 first: V <- s_a * V + c_a
-            value = m.sign * value + m.shift
+        for a, m in enumerate(per_axis):   # filling axis by axis, axis 0 first: V <- s_a * V + c_a
+            shift = m.shift
+            if m.data:
+                # the other coordinates: axes filled before this one at the read's own position,
+                # axes filled after it at their mapped index
+                at = {COORDINATES[b]: Position(b, index(b), 2 * acc.offset[b]) if b < a
+                      else Position(b, per_axis[b].index, 0)
+                      for b in range(len(per_axis)) if b != a}
+                shift = shift.xreplace({ph: value_.xreplace(at) for ph, value_ in m.data.values()})
+            value = m.sign * value + shift
         repl[acc] = value
     return expr.xreplace(repl)
+
+
+def bind_positions(kernel: "Kernel") -> "Kernel":
+    """The kernel with every `Position` replaced by a value assigned in its axis's setup, once per
+    index (`_x<a>...`), from the kernel's origin and spacing. Run it after the passes."""
+    regions = []
+    for region in kernel.regions:
+        nodes = set()
+        for e in [s.value for s in region.stores] + [b.value for b in region.body] + \
+                 [c.value for c in region.carried] + [a.value for st in region.setup for a in st]:
+            nodes |= e.atoms(Position)
+        if not nodes:
+            regions.append(region)
+            continue
+        setup = [list(st) for st in region.setup]
+        repl = {}
+        for p in sorted(nodes, key=sp.default_sort_key):
+            a, q = p.axis, p.halves
+            base = "" if p.base == index(a) else "_" + (p.base.name.lstrip("_") if p.base.is_Symbol
+                                                        else f"n{int(p.base)}".replace("-", "m"))
+            target = sp.Symbol(f"_x{a}{base}{'m' if q < 0 else 'p'}{abs(q)}")
+            value = _number(kernel.origin[a]) + (p.base + sp.Rational(q + 1, 2)) * _number(kernel.spacing[a])
+            setup[a].append(Assign(target, value))
+            repl[p] = target
+        regions.append(replace(
+            region, setup=tuple(tuple(Assign(x.target, x.value.xreplace(repl), x.is_index) for x in st)
+                                for st in setup),
+            body=tuple(Assign(b.target, b.value.xreplace(repl), b.is_index) for b in region.body),
+            stores=tuple(Store(s.output, s.value.xreplace(repl)) for s in region.stores),
+            carried=tuple(replace(c, value=c.value.xreplace(repl)) for c in region.carried)))
+    return kernel.replace_regions(regions)
 
 
 def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool = False,
@@ -430,7 +519,7 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
             values = list(exprs)
         else:
             values = [_mapped(e, bc_of, radius, problem.spacing, setup, cache,
-                              direct=last if vector else None)
+                              direct=last if vector else None, origin=problem.origin)
                       for e in exprs]
         regions.append(Region(name=rname, bounds=_in_window(bounds) if window else bounds,
                               setup=tuple(tuple(s) for s in setup), body=(),
@@ -438,4 +527,6 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
                               interior=interior, vector=vector))
     return Kernel(name=name, ndim=ndim, dtype=problem.dtype, state=problem.state,
                   fields=problem.fields, params=problem.params, outputs=outputs, extents=ext,
-                  regions=tuple(regions), sides=sides, layouts=layouts, window=window)
+                  regions=tuple(regions), sides=sides, layouts=layouts, window=window,
+                  runtime=(TIME.name,) if problem.time_dependent else (),
+                  origin=problem.origin or (0.0,) * ndim, spacing=problem.spacing)

@@ -11,6 +11,8 @@ compact centred second difference (`SECOND_DIFFERENCE`, p + 1 points per axis) a
 pointwise functions act on the values at the requested offset; `shift(e, o)` at p is `e` at p + o.
 The radius follows from the accesses (`extents`): at order p, `D(u)` and `div(sin(grad(u)))` reach
 p - 1 cells, `laplace(u)` p / 2.
+A coordinate requested at offset p along its axis a is `Position(a, i_a, 2p)`, the exact position
+of that (half-)cell: no average, no memory, computed from the loop index later (ir.py).
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from functools import reduce
 
 import sympy as sp
 
-from .symbolic import D, Field, Problem, div, dot, grad, laplace, shift
+from .symbolic import COORDINATES, D, Field, Problem, div, dot, grad, laplace, shift
 
 HALF = sp.Rational(1, 2)
 R = sp.Rational
@@ -46,6 +48,32 @@ class Access(sp.Function):
     @property
     def offset(self) -> tuple[int, ...]:
         return tuple(int(o) for o in self.args[1:])
+
+
+class Position(sp.Function):
+    """`Position(a, j, q)`: the coordinate along axis `a` of the point `q/2` cells past grid index
+    `j` (a loop index or an index-map symbol; `q` an integer): `origin[a] + (j + q/2 + 1/2) *
+    spacing[a]`, so a cell centre for even `q` and a face for odd `q`. Its arguments are atoms, so
+    that common-subexpression elimination leaves them alone; `ir.bind_positions` turns it into a
+    value computed once per index."""
+    nargs = 3
+
+    @property
+    def axis(self) -> int:
+        return int(self.args[0])
+
+    @property
+    def base(self) -> sp.Symbol:
+        return self.args[1]
+
+    @property
+    def halves(self) -> int:
+        return int(self.args[2])
+
+
+def loop_index(axis: int) -> sp.Symbol:
+    """The loop index along `axis` (the same symbol as `ir.index`)."""
+    return sp.Symbol(f"i{axis}", integer=True, nonnegative=True)
 
 
 def component(e: sp.Basic, axis: int) -> sp.Basic:
@@ -84,6 +112,9 @@ class _Lowering:
                     return sp.Add(*[w * (self.at(e, _moved(p, a, -HALF - j)) + self.at(e, _moved(p, a, HALF + j)))
                                     for j, w in enumerate(INTERPOLATION[self.order])])
             return Access(sp.Symbol(e.name), *p)
+        if isinstance(e, sp.Symbol) and e in COORDINATES:
+            a = COORDINATES.index(e)
+            return Position(a, loop_index(a), int(2 * p[a]))
         if isinstance(e, D):
             q, a = e.args[0], int(e.args[1])
             if self.order == 2:

@@ -43,6 +43,12 @@ class Stencil:
         Grid spacing per axis.
     order : int
         The accuracy order of the differences (2, 4 or 6).
+    origin : tuple of float
+        The grid's low corner per axis: cell ``i`` of axis ``a`` is centred at
+        ``origin[a] + (i + 1/2) * spacing[a]`` (what ``x``, ``y``, ``z`` stand for).
+    time_dependent : bool
+        Whether the right-hand side or a boundary value uses the time ``t``; such a stencil is
+        called with ``t=`` (and one without ``t`` refuses it).
     radius : int
         How many cells beyond a point the stencil reads.
     expr : sympy.Expr or dict
@@ -57,7 +63,8 @@ class Stencil:
                  run: Callable, from_cache: bool, build_variant: Callable | None = None):
         self._problem = problem
         self._run = run
-        self._stepping = Stepping(len(problem.state), np.dtype(problem.dtype), radius, build_variant)
+        self._stepping = Stepping(len(problem.state), np.dtype(problem.dtype), radius, build_variant,
+                                  timed=problem.time_dependent)
         self.backend = backend
         self.source = source
         self.radius = radius
@@ -69,6 +76,8 @@ class Stencil:
         self.dtype = problem.dtype
         self.spacing = problem.spacing
         self.order = problem.order
+        self.origin = problem.origin
+        self.time_dependent = problem.time_dependent
         self.bc = problem.bc_of
         self._np_dtype = np.dtype(problem.dtype)
         self._real_dtype = np.empty(0, self._np_dtype).real.dtype
@@ -138,6 +147,13 @@ class Stencil:
 
     def _bind(self, state_arrays: tuple, inputs: dict):
         nstate = len(self.state)
+        time = inputs.pop("t", None)
+        if self.time_dependent and time is None:
+            raise TypeError("missing argument 't': this stencil depends on the time t (in its "
+                            "right-hand side or boundary values); call it with t=...")
+        if not self.time_dependent and time is not None:
+            raise TypeError("unknown argument 't': this stencil does not depend on the time t; "
+                            "leave t= out")
         if len(state_arrays) > nstate:
             raise TypeError(f"stencil takes {nstate} state array(s) ({', '.join(self.state)}) "
                             f"positionally but {len(state_arrays)} were given")
@@ -165,6 +181,8 @@ class Stencil:
         arrays = [first] + [self._array(n, given[n], shape) for n in self.state[1:]]
         arrays += [self._array(n, inputs[n], shape) for n in self.fields]
         params = [self._param(n, inputs[n]) for n in self.params]
+        if self.time_dependent:
+            params.append(self._param("t", time))
         return arrays, params, shape
 
     def _outputs(self, out, shape, arrays, in_place=False) -> list[np.ndarray] | None:

@@ -53,8 +53,10 @@ class Stepping:
     calls (spares per grid shape for multi-step calls, block buffers for in-place sweeps)."""
 
     def __init__(self, nstate: int, dtype: np.dtype, radius: int,
-                 build_variant: Callable[[str], Callable] | None):
+                 build_variant: Callable[[str], Callable] | None, timed: bool = False):
         self._nstate = nstate
+        # the scalars end with the time t and the step dt: each step advances t by dt
+        self._timed = timed
         self._dtype = np.dtype(dtype)
         self._radius = int(radius)
         self._build_variant = build_variant
@@ -83,6 +85,13 @@ class Stepping:
                                     for _ in range(3)])
         return self._blocks[1]
 
+    def _at_step(self, params, k: int):
+        """The scalars of step `k` (counting from 0) of a multi-step call: t advanced k steps."""
+        if not self._timed or k == 0:
+            return params
+        t, dt = params[-2], params[-1]
+        return params[:-2] + [self._dtype.type(float(t) + k * float(dt)), dt]
+
     # ------------------------------------------------------------------ the three ways
 
     def step(self, arrays, params, outs, shape) -> None:
@@ -110,7 +119,7 @@ class Stepping:
         src, fixed = arrays[:self._nstate], arrays[self._nstate:]
         for k in range(steps):
             dst = outs if (steps - 1 - k) % 2 == 0 else self.spares(shape)
-            run(list(src) + fixed, params, dst, shape)
+            run(list(src) + fixed, self._at_step(params, k), dst, shape)
             src = dst
 
     def in_place(self, arrays, params, shape, steps: int) -> None:
@@ -122,11 +131,11 @@ class Stepping:
         rows = min(rows, shape[0])
         buffers = self._block_buffers((rows,) + tuple(shape[1:]))
         if compiled is not None:
-            for _ in range(steps):
-                compiled(arrays, params, buffers, shape, rows)
+            for k in range(steps):
+                compiled(arrays, self._at_step(params, k), buffers, shape, rows)
             return
-        for _ in range(steps):
-            self._sweep(run, arrays, params, shape, rows, buffers)
+        for k in range(steps):
+            self._sweep(run, arrays, self._at_step(params, k), shape, rows, buffers)
 
     def _sweep(self, run, arrays, params, shape, rows, buffers) -> None:
         state = arrays[:self._nstate]

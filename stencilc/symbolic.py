@@ -24,7 +24,7 @@ from sympy.parsing.sympy_parser import convert_xor, parse_expr, standard_transfo
 from .errors import StencilError
 
 __all__ = [
-    "Field", "fields", "grad", "div", "laplace", "D", "dot", "shift",
+    "Field", "fields", "grad", "div", "laplace", "D", "dot", "shift", "x", "y", "z", "t",
     "BoundaryCondition", "Neumann", "Periodic", "Dirichlet", "Robin", "parse_bc",
     "Problem", "check_problem", "COMPLEX_DTYPES", "real_valued",
 ]
@@ -112,6 +112,33 @@ class shift(sp.Function):
 
 OPERATORS = (grad, div, laplace, dot, D, shift)
 
+# The coordinates along axes 0, 1, 2 and the time: plain symbols, so that `sympy.Symbol("t")` is
+# `t` too. Their names are reserved (no field or parameter may take them).
+x, y, z = sp.symbols("x y z")
+t = sp.Symbol("t")
+COORDINATES = (x, y, z)
+RESERVED = {"x": "the coordinate along axis 0", "y": "the coordinate along axis 1",
+            "z": "the coordinate along axis 2", "t": "the time"}
+
+
+def canonical(expr: sp.Basic) -> sp.Basic:
+    """`expr` with every non-field symbol named x, y, z or t (whatever its assumptions) replaced
+    by stencilc's coordinate or time symbol."""
+    if not isinstance(expr, sp.Basic):
+        return expr
+    repl = {s: sp.Symbol(s.name) for s in expr.free_symbols
+            if s.name in RESERVED and not isinstance(s, Field) and s != sp.Symbol(s.name)}
+    return expr.xreplace(repl) if repl else expr
+
+
+def check_coordinates(expr: sp.Basic, ndim: int, where: str) -> None:
+    """A `StencilError` if `expr` (in `where`) uses a coordinate of an axis the grid lacks."""
+    for a, c in enumerate(COORDINATES):
+        if a >= ndim and c in expr.free_symbols:
+            have = ", ".join(s.name for s in COORDINATES[:ndim])
+            raise StencilError(f"{where} uses {c.name}, {RESERVED[c.name]}, but ndim={ndim}; "
+                               f"the coordinates of this grid are {have}")
+
 # SymPy functions every backend can print, applied pointwise.
 POINTWISE = (
     sp.sin, sp.cos, sp.tan, sp.asin, sp.acos, sp.atan, sp.atan2, sp.sinh, sp.cosh, sp.tanh,
@@ -191,16 +218,27 @@ class BoundaryCondition:
     (`u[-k] = u[n-k]`); every other condition mirrors, giving the ghost as an affine map of the
     mirrored interior value, `u[-k] = scale * u[k-1] + offset` (the high side alike:
     `u[n-1+k]` from `u[n-k]`). Subclasses are frozen dataclasses whose fields are the condition's
-    numbers; `name` and the fields spell its command-line word (`word()`, `parse_bc`).
+    numbers or expressions; `name` and the fields spell its command-line word (`word()`,
+    `parse_bc`). Values may be numbers, parameters (SymPy `Symbol`s, passed at call time) or
+    expressions of parameters, the time `t` and the coordinates `x`, `y`, `z`, evaluated on the
+    boundary face: the coordinate normal to the face is the face's position, the others are those
+    of the cell whose ghost is being filled.
     """
 
     name: ClassVar[str]              # the command-line word: neumann, periodic, ...
     periodic: ClassVar[bool] = False  # wraps around instead of mirroring; both sides or neither
 
-    def ghost(self, k, h: float) -> tuple[sp.Expr, sp.Expr]:
+    def ghost(self, k, h: float, value=None) -> tuple[sp.Expr, sp.Expr]:
         """`(scale, offset)` with `u[-k] = scale*u[k-1] + offset` for ghost layer `k` (an int or a
-        SymPy integer expression) on an axis of spacing `h`."""
+        SymPy integer expression) on an axis of spacing `h`. The offset is the condition's value
+        `data` (or `value`, an expression standing for it) times a weight that depends on `k`."""
         raise NotImplementedError(f"{self!r} wraps around the grid; it has no mirror rule")
+
+    @property
+    def data(self) -> sp.Expr:
+        """The condition's boundary value (a SymPy number or an expression of parameters, `t` and
+        the coordinates, evaluated on the face); zero where it has none."""
+        return sp.Integer(0)
 
     def check(self, radius: int, h: float) -> None:
         """Raise a `StencilError` if the ghost rule is undefined for a layer `k <= radius`."""
@@ -211,7 +249,7 @@ class BoundaryCondition:
         defaults = [f.default for f in dataclasses.fields(self)]
         while values and values[-1] == defaults[len(values) - 1]:
             values.pop()
-        return ":".join([self.name] + [repr(v) for v in values])
+        return ":".join([self.name] + [_text(v) for v in values])
 
     @classmethod
     def spellings(cls) -> list[str]:
@@ -231,12 +269,55 @@ def _real(value: Any, what: str, call: str) -> float:
     return float(value) + 0.0   # -0.0 -> 0.0: equal conditions print and hash alike
 
 
+def _value(value: Any, what: str, call: str, coordinates: bool = True):
+    """A boundary value: a finite float, or a SymPy expression of parameters, `t` and (where
+    `coordinates`) the coordinates; else a `StencilError` naming the condition `call` and `what`."""
+    if isinstance(value, str):
+        value = parse(value, set(), what=f"{what} of {call}")
+    if isinstance(value, sp.Basic) and not value.free_symbols:
+        value = sp.sympify(value)
+        if not value.is_extended_real and value.is_number:
+            value = complex(value)
+    if not isinstance(value, sp.Basic):
+        try:
+            return _real(value, what, call)
+        except StencilError:
+            raise StencilError(f"{call}: {what} must be a finite real number or an expression of"
+                               f" parameters, t{' and coordinates' if coordinates else ''} (a SymPy"
+                               f" expression or a string), got {value!r}") from None
+    if not isinstance(value, sp.Expr):
+        raise StencilError(f"{call}: {what} {value} is not a value (numbers, parameters, t and "
+                           "coordinates)")
+    value = canonical(value)
+    fields_in = sorted(f.name for f in value.atoms(Field))
+    if fields_in or value.atoms(*OPERATORS):
+        raise StencilError(f"{call}: {what} {value} uses {'field ' + fields_in[0] if fields_in else 'an operator'};"
+                           " a boundary value may use numbers, parameters, t and coordinates only")
+    if not coordinates:
+        used = sorted(c.name for c in COORDINATES if c in value.free_symbols)
+        if used:
+            raise StencilError(f"{call}: {what} {value} uses the coordinate {used[0]}; a and b may be"
+                               " numbers, parameters or expressions of parameters and t (put what"
+                               " varies along the wall into the value)")
+    _is_vector(value, value, 3)
+    return value
+
+
+def _text(value) -> str:
+    return repr(value) if isinstance(value, float) else sp.sstr(value)
+
+
 def _call(cls: type, args: tuple) -> str:
     return f"{cls.__name__}({', '.join(repr(a) for a in args)})"
 
 
-def _number(value: float) -> sp.Expr:
-    return sp.Float(value, 17)
+def _number(value) -> sp.Expr:
+    """A float as a 17-digit SymPy Float; an expression as it is."""
+    return value if isinstance(value, sp.Basic) else sp.Float(value, 17)
+
+
+def _symbolic(value) -> bool:
+    return isinstance(value, sp.Basic)
 
 
 @dataclass(frozen=True)
@@ -246,21 +327,27 @@ class Neumann(BoundaryCondition):
 
     Parameters
     ----------
-    flux : float
-        The outward normal derivative ``du/dn`` on the face; ``bc="neumann:FLUX"`` on the
-        command line.
+    flux : float, sympy.Expr or str
+        The outward normal derivative ``du/dn`` on the face: a number, a parameter (a ``Symbol``,
+        passed at call time), or an expression of parameters, ``t`` and the coordinates,
+        evaluated on the face; ``bc="neumann:FLUX"`` on the command line.
     """
-    flux: float = 0.0
+    flux: Any = 0.0
     name: ClassVar[str] = "neumann"
 
     def __post_init__(self):
-        object.__setattr__(self, "flux", _real(self.flux, "the flux", _call(Neumann, (self.flux,))))
+        object.__setattr__(self, "flux", _value(self.flux, "the flux", _call(Neumann, (self.flux,))))
 
-    def ghost(self, k, h):
-        return sp.Integer(1), (2 * k - 1) * _number(h * self.flux)
+    @property
+    def data(self) -> sp.Expr:
+        return _number(self.flux)
+
+    def ghost(self, k, h, value=None):
+        value = self.data if value is None else value
+        return sp.Integer(1), (2 * k - 1) * _number(h) * value
 
     def __repr__(self) -> str:
-        return f"Neumann({self.flux!r})" if self.flux else "Neumann()"
+        return f"Neumann({_text(self.flux)})" if self.flux != 0 else "Neumann()"
 
 
 @dataclass(frozen=True)
@@ -279,21 +366,27 @@ class Dirichlet(BoundaryCondition):
 
     Parameters
     ----------
-    value : float
-        The value on the face, half a cell outside the last cell centre;
+    value : float, sympy.Expr or str
+        The value on the face, half a cell outside the last cell centre: a number, a parameter,
+        or an expression of parameters, ``t`` and the coordinates, evaluated on the face;
         ``bc="dirichlet:VALUE"`` on the command line.
     """
-    value: float = 0.0
+    value: Any = 0.0
     name: ClassVar[str] = "dirichlet"
 
     def __post_init__(self):
-        object.__setattr__(self, "value", _real(self.value, "the value", _call(Dirichlet, (self.value,))))
+        object.__setattr__(self, "value", _value(self.value, "the value", _call(Dirichlet, (self.value,))))
 
-    def ghost(self, k, h):
-        return sp.Integer(-1), _number(2 * self.value)
+    @property
+    def data(self) -> sp.Expr:
+        return _number(self.value)
+
+    def ghost(self, k, h, value=None):
+        value = self.data if value is None else value
+        return sp.Integer(-1), 2 * value
 
     def __repr__(self) -> str:
-        return f"Dirichlet({self.value!r})"
+        return f"Dirichlet({_text(self.value)})"
 
 
 @dataclass(frozen=True)
@@ -304,38 +397,50 @@ class Robin(BoundaryCondition):
 
     Parameters
     ----------
-    a, b : float
-        The weights of the face value and of the outward normal derivative; not both zero. A
+    a, b : float, sympy.Expr or str
+        The weights of the face value and of the outward normal derivative: numbers (not both
+        zero), parameters, or expressions of parameters and ``t`` (not of the coordinates). A
         condition whose ghost equation is singular (``a/2 + b/((2k-1)*h) = 0`` for a layer the
-        stencil reaches) is a `StencilError` when the stencil is compiled.
-    value : float
-        The right-hand side ``g``; ``bc="robin:A:B:VALUE"`` on the command line.
+        stencil reaches) is a `StencilError` when the stencil is compiled, if a and b are numbers;
+        with a parameter in them the ghost value is computed as written, so a singular choice at
+        call time gives inf or nan (which `integrate` reports as a non-finite state).
+    value : float, sympy.Expr or str
+        The right-hand side ``g``: a number, a parameter, or an expression of parameters, ``t``
+        and the coordinates, evaluated on the face; ``bc="robin:A:B:VALUE"`` on the command line.
     """
-    a: float
-    b: float
-    value: float
+    a: Any
+    b: Any
+    value: Any
     name: ClassVar[str] = "robin"
 
     def __post_init__(self):
         call = _call(Robin, (self.a, self.b, self.value))
         for what in ("a", "b", "value"):
-            object.__setattr__(self, what, _real(getattr(self, what), what, call))
-        if self.a == 0 and self.b == 0:
+            object.__setattr__(self, what, _value(getattr(self, what), what, call, coordinates=what == "value"))
+        if not _symbolic(self.a) and not _symbolic(self.b) and self.a == 0 and self.b == 0:
             raise StencilError(f"{call}: a and b are both zero, so the condition says nothing about u;"
                                " give a nonzero a (value) or b (normal derivative)")
 
-    def ghost(self, k, h):
-        a, b, g = self.a, self.b, self.value
+    @property
+    def data(self) -> sp.Expr:
+        return _number(self.value)
+
+    def ghost(self, k, h, value=None):
+        g = self.data if value is None else value
+        a, b = _number(self.a), _number(self.b)
         if b == 0:       # a value: the Dirichlet mirror
-            return sp.Integer(-1), _number(2 * g / a)
+            return sp.Integer(-1), 2 * g / a
         if a == 0:       # a normal derivative: the Neumann mirror
-            return sp.Integer(1), (2 * k - 1) * _number(h * g / b)
+            return sp.Integer(1), (2 * k - 1) * _number(h) * g / b
         # a*(G + U)/2 + b*(G - U)/q = g with q = (2k-1)*h, times 2q: G*(a*q + 2b) = U*(2b - a*q) + 2gq
-        aq, gq = (2 * k - 1) * _number(a * h), (2 * k - 1) * _number(2 * g * h)
-        denominator = aq + _number(2 * b)
-        return (_number(2 * b) - aq) / denominator, gq / denominator
+        q = (2 * k - 1) * _number(h)
+        aq, gq = q * a, 2 * q * g
+        denominator = aq + 2 * b
+        return (2 * b - aq) / denominator, gq / denominator
 
     def check(self, radius, h):
+        if _symbolic(self.a) or _symbolic(self.b):
+            return
         for k in range(1, radius + 1):
             aq, b2 = self.a * (2 * k - 1) * h, 2 * self.b
             if abs(aq + b2) <= 1e-12 * max(abs(aq), abs(b2)):
@@ -345,7 +450,7 @@ class Robin(BoundaryCondition):
                     " undefined; change a or b")
 
     def __repr__(self) -> str:
-        return f"Robin({self.a!r}, {self.b!r}, {self.value!r})"
+        return f"Robin({_text(self.a)}, {_text(self.b)}, {_text(self.value)})"
 
 
 Sides = tuple[BoundaryCondition, BoundaryCondition]   # the (low, high) sides of one axis
@@ -356,7 +461,8 @@ BC_WORDS = ", ".join(s for kind in _BC_KINDS.values() for s in kind.spellings())
 
 def parse_bc(text: str, where: str = "") -> BoundaryCondition:
     """A condition from its command-line word (`BoundaryCondition.word`): `neumann`,
-    `neumann:FLUX`, `periodic`, `dirichlet`, `dirichlet:VALUE`, `robin:A:B:VALUE`, any case."""
+    `neumann:FLUX`, `periodic`, `dirichlet`, `dirichlet:VALUE`, `robin:A:B:VALUE`, any case; the
+    values are numbers or expressions of parameters, `t` and the coordinates (`dirichlet:sin(t)`)."""
     where = f" {where}" if where else ""
     name, *args = [part.strip() for part in str(text).strip().split(":")]
     kind = _BC_KINDS.get(name.lower())
@@ -372,12 +478,12 @@ def parse_bc(text: str, where: str = "") -> BoundaryCondition:
         try:
             values.append(float(arg))
         except ValueError:
-            raise StencilError(f"boundary condition {text!r}{where}: {f.name.upper()} {arg!r} is not a"
-                               f" number; accepted: {' or '.join(kind.spellings())}") from None
+            values.append(arg)    # an expression of parameters, t and coordinates
     try:
         return kind(*values)
     except StencilError as e:
-        raise StencilError(f"boundary condition {text!r}{where}: {e}") from None
+        raise StencilError(f"boundary condition {text!r}{where}: {e}; accepted: "
+                           f"{' or '.join(kind.spellings())} with numbers or expressions") from None
 
 
 # --------------------------------------------------------------------------- names
@@ -427,27 +533,42 @@ _PARSER_GLOBALS = {"Integer": sp.Integer, "Float": sp.Float, "Rational": sp.Rati
                    "True": sp.true, "False": sp.false}
 
 
-def parse(text: str, field_names: set[str], imaginary_unit: bool = False) -> sp.Expr:
+def parse(text: str, field_names: set[str], imaginary_unit: bool = False,
+          what: str = "right-hand side") -> sp.Expr:
     """Parse a right-hand side string; `field_names` become `Field`s, other names parameters.
 
     With `imaginary_unit` (a complex stencil), `I` is the imaginary unit; otherwise it is a
-    parameter's name like any other (SymPy's reserved names are ordinary names in strings)."""
+    parameter's name like any other (SymPy's reserved names are ordinary names in strings).
+    A function name that is never called is an ordinary name: `D*laplace(u)` has a parameter `D`
+    (the diffusivity), while `D(u, 0)` is the derivative operator. `x`, `y`, `z` and `t` are the
+    coordinates and the time."""
     if not isinstance(text, str):
-        raise StencilError(f"right-hand side must be a SymPy expression or a string, got {text!r}")
+        raise StencilError(f"{what} must be a SymPy expression or a string, got {text!r}")
     if not text.strip():
-        raise StencilError("right-hand side string is empty")
+        raise StencilError(f"{what} string is empty")
     names = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+    called = set()
     for call in re.finditer(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(", text):
         fname = call.group(1)
         if fname not in _STRING_FUNCTIONS:
             raise StencilError(
                 f"unknown function {fname!r} in {text!r}; accepted: "
                 + ", ".join(sorted(k for k in _STRING_FUNCTIONS if k[0].islower())))
+        called.add(fname)
+    for n in sorted(names):
+        if keyword.iskeyword(n) and n not in ("True", "False", "None"):
+            raise StencilError(f"{n!r} in {text!r} is a Python keyword and cannot name a parameter or"
+                               f" field (it could not be passed as {n}=...); call it {n[:3]} or {n}_")
+        if n in called and re.search(rf"(?<![A-Za-z0-9_]){n}(?![A-Za-z0-9_])(?!\s*\()", text):
+            raise StencilError(f"{n!r} in {text!r} is both called, as the function {n}(...), and used as"
+                               f" a value; give the value another name (e.g. {n}0 or {n}_c)")
     local: dict[str, Any] = {}
     for n in names:
         if n in field_names:
+            if n in RESERVED:
+                raise StencilError(f"{n!r} is reserved for {RESERVED[n]} and cannot name a field")
             local[n] = Field(n)
-        elif n in _STRING_FUNCTIONS or n in _STRING_CONSTANTS:
+        elif n in called or n in _STRING_CONSTANTS:
             local[n] = _STRING_FUNCTIONS.get(n, _STRING_CONSTANTS.get(n))
         elif n == "I" and imaginary_unit:
             local[n] = sp.I
@@ -460,11 +581,15 @@ def parse(text: str, field_names: set[str], imaginary_unit: bool = False) -> sp.
         raise
     except SyntaxError as e:
         where = f" at column {e.offset}" if e.offset else ""
-        raise StencilError(f"could not parse right-hand side {text!r}: {e.msg}{where}") from None
-    except (tokenize.TokenError, TypeError, ValueError, AttributeError) as e:
-        raise StencilError(f"could not parse right-hand side {text!r}: {e}") from None
+        raise StencilError(f"could not parse {what} {text!r}: {e.msg}{where}") from None
+    except tokenize.TokenError as e:
+        message = e.args[0] if e.args else "incomplete expression"
+        hint = "; check the parentheses" if "EOF" in str(message) else ""
+        raise StencilError(f"could not parse {what} {text!r}: {message}{hint}") from None
+    except (TypeError, ValueError, AttributeError) as e:
+        raise StencilError(f"could not parse {what} {text!r}: {e}") from None
     if not isinstance(expr, sp.Expr):
-        raise StencilError(f"right-hand side {text!r} is not an expression (got {type(expr).__name__})")
+        raise StencilError(f"{what} {text!r} is not an expression (got {type(expr).__name__})")
     return expr
 
 
@@ -678,6 +803,35 @@ def _normalise_spacing(spacing: Any, ndim: int) -> tuple[float, ...]:
     return tuple(out)
 
 
+def _normalise_origin(origin: Any, ndim: int) -> tuple[float, ...]:
+    vals = origin if isinstance(origin, (tuple, list)) else (origin,) * ndim
+    if len(vals) != ndim:
+        raise StencilError(f"origin has {len(vals)} entries but ndim={ndim}; give one value or one per axis")
+    out = []
+    for a, o in enumerate(vals):
+        try:
+            o = float(o)
+        except (TypeError, ValueError):
+            raise StencilError(f"origin {o!r} on axis {a} is not a number") from None
+        if not math.isfinite(o):
+            raise StencilError(f"origin {o!r} on axis {a} must be a finite number")
+        out.append(o + 0.0)
+    return tuple(out)
+
+
+def _bc_symbols(bc_of) -> set[sp.Symbol]:
+    """The symbols in the values of the boundary conditions."""
+    out: set[sp.Symbol] = set()
+    for axes in bc_of.values():
+        for sides in axes:
+            for side in sides:
+                for f in dataclasses.fields(side):
+                    v = getattr(side, f.name)
+                    if isinstance(v, sp.Basic):
+                        out |= v.free_symbols
+    return out
+
+
 @dataclass(frozen=True)
 class Problem:
     """A checked right-hand side and the options that shape its discretisation."""
@@ -691,19 +845,26 @@ class Problem:
     spacing: tuple[float, ...]
     fastmath: bool
     order: int = 2                   # accuracy order of differences and interpolations: 2, 4, 6
+    origin: tuple[float, ...] = ()   # the low corner of the grid per axis (coordinates)
 
     @property
     def bc_of(self) -> dict[str, tuple[Sides, ...]]:
         return dict(self.bc)
 
+    @property
+    def time_dependent(self) -> bool:
+        """Whether the right-hand side or a boundary value uses the time `t`."""
+        return any(t in e.free_symbols for e in self.rhs) or t in _bc_symbols(self.bc_of)
+
     def key(self) -> str:
         """A canonical text that identifies the problem (for the cache key)."""
         return repr((self.state, self.fields, self.params, tuple(sp.srepr(e) for e in self.rhs),
-                     self.ndim, self.bc, self.dtype, self.spacing, self.fastmath, self.order))
+                     self.ndim, self.bc, self.dtype, self.spacing, self.fastmath, self.order,
+                     self.origin))
 
 
 def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dtype="float64",
-                  spacing=1.0, fastmath=False, order=2) -> Problem:
+                  spacing=1.0, fastmath=False, order=2, origin=0.0) -> Problem:
     """Validate user input into a `Problem`; every mistake is a `StencilError` naming it."""
     if isinstance(ndim, bool) or not isinstance(ndim, int) or not 1 <= ndim <= 3:
         raise StencilError(f"ndim={ndim!r} is not supported; use 1, 2 or 3")
@@ -716,6 +877,7 @@ def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dt
     dtype = _normalise_dtype(dtype)
     is_complex = dtype in COMPLEX_DTYPES
     spacing = _normalise_spacing(spacing, ndim)
+    origin = _normalise_origin(origin, ndim)
 
     declared_fields = []
     if fields is not None:
@@ -761,7 +923,16 @@ def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dt
             continue
         if not isinstance(e, sp.Basic):
             raise StencilError(f"right-hand side {e!r} is not a SymPy expression or a string")
-    exprs = [sp.sympify(e) for e in exprs]
+    exprs = [canonical(sp.sympify(e)) for e in exprs]
+    for name in state_names + declared_fields:
+        if name in RESERVED:
+            raise StencilError(f"{name!r} is reserved for {RESERVED[name]} and cannot name a field;"
+                               " rename the field")
+    for e in exprs:
+        for f in e.atoms(Field):
+            if f.name in RESERVED:
+                raise StencilError(f"Field({f.name!r}) uses a name reserved for {RESERVED[f.name]};"
+                                   " rename the field")
 
     # fields named in state=/fields= but written as plain Symbols become Fields
     promote = {s: Field(s.name) for e in exprs for s in e.free_symbols
@@ -778,8 +949,11 @@ def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dt
             raise StencilError(f"the right-hand side {e} is vector-valued (it contains grad outside div or"
                                " dot); a right-hand side must be a scalar")
 
+    for e in exprs:
+        check_coordinates(e, ndim, f"the right-hand side {e}")
     all_fields = {s.name for e in exprs for s in e.free_symbols if isinstance(s, Field)}
-    all_params = {s.name for e in exprs for s in e.free_symbols if not isinstance(s, Field)}
+    all_params = {s.name for e in exprs for s in e.free_symbols
+                  if not isinstance(s, Field) and s.name not in RESERVED}
     both = all_fields & all_params
     if both:
         raise StencilError(f"{sorted(both)} used both as a Field and as a parameter Symbol")
@@ -813,6 +987,17 @@ def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dt
         raise StencilError(f"fields={declared_fields} names a field twice")
     extra = sorted(all_fields - set(state_names) - set(declared_fields))
     input_fields = tuple(declared_fields) + tuple(extra)
+    resolved = _resolve_bc(bc, tuple(state_names), input_fields, ndim)
+    for n, axes in resolved.items():
+        for a, sides in enumerate(axes):
+            for side in sides:
+                check_coordinates(side.data, ndim, f"the boundary condition {side!r} of {n!r} on axis {a}")
+    bc_params = {s.name for s in _bc_symbols(resolved) if s.name not in RESERVED}
+    clash = sorted(bc_params & all_fields)
+    if clash:
+        raise StencilError(f"{clash[0]!r} is a field, but a boundary value uses it as a parameter; "
+                           "boundary values may use numbers, parameters, t and coordinates only")
+    all_params |= bc_params
     for p in all_params:
         _check_name(p, "parameter")
     params = tuple(sorted(all_params))
@@ -820,7 +1005,6 @@ def check_problem(rhs: Any, *, state=None, fields=None, ndim=2, bc="neumann", dt
         if f"out_{s}" in all_fields | all_params:
             raise StencilError(f"name 'out_{s}' is reserved for the output of state {s!r}")
 
-    resolved = _resolve_bc(bc, tuple(state_names), input_fields, ndim)
     return Problem(state=tuple(state_names), fields=input_fields, params=params, rhs=tuple(exprs),
                    ndim=ndim, bc=tuple((n, resolved[n]) for n in tuple(state_names) + input_fields),
-                   dtype=dtype, spacing=spacing, fastmath=fastmath, order=order)
+                   dtype=dtype, spacing=spacing, fastmath=fastmath, order=order, origin=origin)

@@ -19,6 +19,14 @@ than one dimension the ghosts are filled axis by axis, axis 0 first.
 Boundary conditions are given per axis as `(low, high)` pairs of simple tuples:
 `("neumann",)` (zero flux), `("neumann", g)`, `("periodic",)`, `("dirichlet", g)` or
 `("robin", a, b, g)`. Spacing `h` is a number or one per axis.
+
+A value g (and Robin's a, b) may also be a function, called with keyword arguments `t` and the
+coordinates `x`, `y`, `z` of the grid's axes (`lambda t, x, **_: ...`): it is evaluated on the
+boundary face, the normal coordinate being the face's position (the low face at `origin`, the high
+one at `origin + n h`), the other coordinates those of the ghost cell being filled. Since ghosts
+are filled axis by axis, axis 0 first, a cell being filled along axis a lies, along an axis filled
+before a, possibly among that axis's ghosts (its exact position beyond the grid), and along an axis
+filled after a inside the grid. Cell i of axis a is centred at origin[a] + (i + 1/2) h[a].
 The ghost-cell oracles compute in float64 whatever the input dtype (complex128 for complex input:
 the ghost rules are linear, so they apply to complex values as they are).
 """
@@ -98,19 +106,26 @@ def seed_naive_dudt(u: npt.NDArray, omega: npt.NDArray, K) -> npt.NDArray:
 # Boundary conditions
 
 
-def ghost_rule(rule: tuple, k: int, h: float) -> tuple[float, float]:
+def _evaluate(value, where):
+    """A rule's value: a number as it is, a function called with the face's coordinates and time."""
+    return value(**where) if callable(value) else value
+
+
+def ghost_rule(rule: tuple, k: int, h: float, where=None) -> tuple[float, float]:
     """`(scale, offset)` with ghost = scale * mirror + offset for ghost layer `k` (1, 2, ...) of a
-    mirroring rule, `mirror` being the cell the same distance inside the face."""
+    mirroring rule, `mirror` being the cell the same distance inside the face; `where` holds the
+    keyword arguments (t and coordinates) for values that are functions."""
+    where = where or {}
     kind = rule[0]
     if kind == "neumann":                            # du/dn = g: u[-k] = u[k-1] + (2k-1) h g
-        g = rule[1] if len(rule) > 1 else 0.0
+        g = _evaluate(rule[1], where) if len(rule) > 1 else 0.0
         return 1.0, (2 * k - 1) * h * g
     if kind == "dirichlet":                          # u = g on the face: u[-k] = 2g - u[k-1]
-        return -1.0, 2.0 * rule[1]
+        return -1.0, 2.0 * _evaluate(rule[1], where)
     if kind == "robin":
         # a (G + M)/2 + b (G - M)/d = g on the face, d = (2k-1) h the distance from M to G:
         # G (a/2 + b/d) = g - M (a/2 - b/d)
-        a, b, g = rule[1:]
+        a, b, g = (_evaluate(v, where) for v in rule[1:])
         d = (2 * k - 1) * h
         pivot = a / 2 + b / d
         if pivot == 0:
@@ -119,12 +134,16 @@ def ghost_rule(rule: tuple, k: int, h: float) -> tuple[float, float]:
     raise ValueError(f"unknown boundary condition {rule!r}")
 
 
-def ghost_source(i: int, n: int, low: tuple, high: tuple, h: float = 1.0) -> tuple[int, float, float]:
+def ghost_source(i: int, n: int, low: tuple, high: tuple, h: float = 1.0,
+                 where=None, normal: str | None = None, origin: float = 0.0) -> tuple[int, float, float]:
     """For index `i` of an axis of `n` cells and spacing `h`, return `(j, sign, offset)` with
     0 <= j < n such that u[i] == sign * u[j] + offset, by applying the ghost rules again and again
     until inside. A side given as None is a halo side (its ghosts are padding filled by someone
-    else): an index beyond it is returned as it is, outside [0, n)."""
+    else): an index beyond it is returned as it is, outside [0, n). Values that are functions get
+    `where` (t and the other coordinates) and, as `normal`, the position of the face they are on
+    (the low face at `origin`, the high face at `origin + n h`)."""
     sign, offset = 1.0, 0.0
+    where = dict(where or {})
     while not 0 <= i < n:
         if (low if i < 0 else high) is None:
             break
@@ -142,22 +161,40 @@ def ghost_source(i: int, n: int, low: tuple, high: tuple, h: float = 1.0) -> tup
                 i = k - 1                            # u[n-1+k] = u[k-1]
                 continue
             mirror = n - k                           # ... or a rule on u[n-k]
-        scale, shift = ghost_rule(rule, k, h)
-        offset += sign * shift                       # u[i] = sign * (scale u[mirror] + shift) + offset
+        if normal is not None:
+            where[normal] = origin if i < 0 else origin + n * h
+        scale, shift = ghost_rule(rule, k, h, where)
+        offset = offset + sign * shift                       # u[i] = sign * (scale u[mirror] + shift) + offset
         sign *= scale
         i = mirror
     return i, sign, offset
 
 
-def pad(u: npt.ArrayLike, bcs, r: int, h=1.0) -> np.ndarray:
+AXES = "xyz"
+
+
+def pad(u: npt.ArrayLike, bcs, r: int, h=1.0, origin=0.0, t=0.0) -> np.ndarray:
     """`u` with `r` ghost cells on every side, filled axis by axis (axis 0 first) by the ghost rules;
     an axis filled later reads the ghosts of the axes filled before it (that is what fills corners).
-    `h` (one number or one per axis) is the spacing the Neumann and Robin rules use."""
+    `h` (one number or one per axis) is the spacing the Neumann and Robin rules use; `origin` (one
+    number or one per axis) and the time `t` are what values that are functions are called with."""
     P = np.array(u, dtype=np.complex128 if np.iscomplexobj(u) else np.float64)
     if len(bcs) != P.ndim:
         raise ValueError(f"{len(bcs)} boundary conditions for a {P.ndim}-d array")
     h = _spacing(h, P.ndim)
+    origin = _spacing(origin, P.ndim)
     for axis, (low, high) in enumerate(bcs):
+        # the positions of the cells of P along the other axes, broadcast over a slice of P
+        # normal to `axis`: axes before it are padded already (their ghosts at their positions)
+        where = {"t": t}
+        for b in range(P.ndim):
+            if b == axis:
+                continue
+            first = -r if b < axis else 0
+            centres = origin[b] + (np.arange(P.shape[b]) + first + 0.5) * h[b]
+            shape = [1] * (P.ndim - 1)
+            shape[b if b < axis else b - 1] = P.shape[b]
+            where[AXES[b]] = centres.reshape(shape)
         if (low[0] == "periodic") != (high[0] == "periodic"):
             raise ValueError(f"axis {axis}: periodic on one side only")
         n = P.shape[axis]
@@ -165,7 +202,7 @@ def pad(u: npt.ArrayLike, bcs, r: int, h=1.0) -> np.ndarray:
         shape[axis] = n + 2 * r
         Q = np.empty(shape, dtype=P.dtype)
         for j in range(n + 2 * r):
-            src, sign, offset = ghost_source(j - r, n, low, high, h[axis])
+            src, sign, offset = ghost_source(j - r, n, low, high, h[axis], where, AXES[axis], origin[axis])
             dst_index = [slice(None)] * P.ndim
             src_index = [slice(None)] * P.ndim
             dst_index[axis] = j
@@ -255,8 +292,8 @@ def div_sin_grad_valid(P, h):
 # Operators on grid arrays, with their boundary conditions.
 
 
-def laplace(u, bcs, h=1.0):
-    return laplace_valid(pad(u, bcs, 1, h), h)
+def laplace(u, bcs, h=1.0, origin=0.0, t=0.0):
+    return laplace_valid(pad(u, bcs, 1, h, origin, t), h)
 
 
 def div_c_grad(u, c, bcs_u, bcs_c, h=1.0):
@@ -279,10 +316,10 @@ def grad_dot_grad(u, bcs, h=1.0):
     return sum(centred_diff_valid(P, a, h) ** 2 for a in range(P.ndim))
 
 
-def bilaplace(u, bcs, h=1.0):
+def bilaplace(u, bcs, h=1.0, origin=0.0, t=0.0):
     """laplace(laplace(u)) with radius 2: the inner Laplacian is evaluated on the ring of ghosts too,
     from ghost values of u (not from ghost values of laplace(u))."""
-    inner = laplace_valid(pad(u, bcs, 2, h), h)      # laplace(u) on the grid and one ghost deep
+    inner = laplace_valid(pad(u, bcs, 2, h, origin, t), h)      # laplace(u) on the grid and one ghost deep
     return laplace_valid(inner, h)
 
 

@@ -14,10 +14,12 @@ from dataclasses import replace
 import sympy as sp
 
 from ..ir import Access, Carried, Kernel, Region, Store, shift
+from ..lower import Position
 
 
 def _costly(e: sp.Basic) -> bool:
-    if isinstance(e, Access) or not e.atoms(Access):
+    # a value with a coordinate is left alone: buffers are filled away from the point's own index
+    if isinstance(e, Access) or not e.atoms(Access) or e.has(Position):
         return False
     return any(not isinstance(f, Access) for f in e.atoms(sp.Function))
 
