@@ -98,9 +98,34 @@ def _order(text: str) -> int:
 
 def _bc(text: str) -> tuple[BoundaryCondition, ...]:
     try:
-        return tuple(parse_bc(word) for word in text.split(","))
+        return tuple(parse_bc(word) for word in _top_level_split(text))
     except StencilError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _top_level_split(text: str) -> list[str]:
+    """`text` split at the commas outside parentheses (a value such as `Max(x, 1)` keeps its own)."""
+    parts, depth, start = [], 0, 0
+    for k, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(text[start:k])
+            start = k + 1
+    return parts + [text[start:]]
+
+
+def _origin(text: str) -> tuple[float, ...]:
+    values = []
+    for word in text.split(","):
+        try:
+            o = float(word)
+        except ValueError:
+            o = math.nan
+        if not math.isfinite(o):
+            raise argparse.ArgumentTypeError(f"{word!r} is not a grid origin; accepted: a finite "
+                                             "number, or a comma-separated list with one per axis")
+        values.append(o)
+    return tuple(values)
 
 
 def _spacing(text: str) -> tuple[float, ...]:
@@ -149,12 +174,16 @@ def build_parser() -> tuple[Parser, dict[str, Parser]]:
                       help="an input field (repeatable); other names are scalar parameters")
     emit.add_argument("--ndim", type=_ndim, default=2, metavar="N", help="1, 2 or 3 (default 2)")
     emit.add_argument("--bc", type=_bc, default="neumann", metavar="SPEC",
-                      help=f"{BC_WORDS}, or a comma-separated list, one per axis (default neumann)")
+                      help=f"{BC_WORDS} (values: numbers or expressions of parameters, t and x, y, z), "
+                           "or a comma-separated list, one per axis (default neumann)")
     emit.add_argument("--dtype", choices=DTYPES, default="float64", help="default float64")
     emit.add_argument("--spacing", type=_spacing, default=(1.0,), metavar="H",
                       help="grid spacing: one value or a comma-separated list, one per axis (default 1)")
     emit.add_argument("--order", type=_order, default=2, metavar="P",
                       help="accuracy order of the differences: 2, 4 or 6 (default 2)")
+    emit.add_argument("--origin", type=_origin, default=(0.0,), metavar="X0",
+                      help="the grid's low corner for the coordinates x, y, z: one value or a "
+                           "comma-separated list, one per axis (default 0)")
     emit.add_argument("--target", choices=TARGETS, default="c", help="default c")
     emit.add_argument("--name", default="stencil_rhs", help="function name (default stencil_rhs)")
     emit.add_argument("-o", "--output", metavar="FILE", help="write the source here (default: stdout)")
@@ -211,7 +240,8 @@ def emit(args) -> None:
     options = dict(state=state, fields=args.field or None, ndim=args.ndim,
                    bc=_per_axis("--bc", args.bc, args.ndim),
                    dtype=args.dtype, spacing=_per_axis("--spacing", args.spacing, args.ndim),
-                   order=args.order, fastmath=args.fastmath)
+                   origin=_per_axis("--origin", args.origin, args.ndim), order=args.order,
+                   fastmath=args.fastmath)
     source = generate(rhs, target=args.target, name=args.name, **options)
     header = generate_header(rhs, target=args.target, name=args.name, **options) if args.header else None
     if args.output:

@@ -23,6 +23,9 @@ def describe(problem: Problem, name: str, target: str, signature: str | None = N
     lines.append(f"Right-hand side (cell-centred grid, {accuracy}-order finite differences):")
     for s, e in zip(problem.state, problem.rhs):
         lines.append(f"  d{s}/dt = {sp.sstr(e)}")
+    if any(problem.origin):
+        lines.append(f"Grid origin per axis: {', '.join(repr(o) for o in problem.origin)} (cell i of"
+                     " axis a is centred at origin[a] + (i + 1/2)*spacing[a]).")
     lines.append(f"Grid spacing per axis: {', '.join(repr(h) for h in problem.spacing)}; "
                  f"grid sizes n0{', n1' if ndim > 1 else ''}{', n2' if ndim > 2 else ''} (any >= 1).")
     lines.append("Boundary conditions (per axis: low side, high side):")
@@ -43,6 +46,8 @@ def describe(problem: Problem, name: str, target: str, signature: str | None = N
             lines.append("(so that callers through libffi, which cannot pass complex numbers, can).")
             lines.append("Compile with -fcx-fortran-rules (GCC) for vectorised complex products, as the")
             lines.append("c backend does: without it every product checks for C99 Annex G's NaN cases.")
+        if problem.time_dependent:
+            lines.append("Time-dependent: the scalar t (the time) follows the parameters.")
     return lines
 
 
@@ -63,6 +68,9 @@ def emit_command(problem: Problem, name: str, target: str) -> str:
     parts += ["--spacing", ",".join(repr(h) for h in problem.spacing)]
     if problem.order != 2:
         parts += ["--order", str(problem.order)]
+    if any(problem.origin):
+        parts.append("--origin=" + ",".join(repr(o) for o in problem.origin))   # '=': may start with '-'
+
     parts += ["--target", target, "--name", name]
     if problem.fastmath:
         parts.append("--fastmath")

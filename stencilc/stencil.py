@@ -182,7 +182,7 @@ class Stencil:
         arrays += [self._array(n, inputs[n], shape) for n in self.fields]
         params = [self._param(n, inputs[n]) for n in self.params]
         if self.time_dependent:
-            params.append(self._param("t", time))
+            params.append(self._param("t", time, real=True))
         return arrays, params, shape
 
     def _outputs(self, out, shape, arrays, in_place=False) -> list[np.ndarray] | None:

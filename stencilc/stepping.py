@@ -90,7 +90,7 @@ class Stepping:
         if not self._timed or k == 0:
             return params
         t, dt = params[-2], params[-1]
-        return params[:-2] + [self._dtype.type(float(t) + k * float(dt)), dt]
+        return params[:-2] + [type(t)(float(t) + k * float(dt)), dt]
 
     # ------------------------------------------------------------------ the three ways
 

@@ -196,9 +196,35 @@ def test_emit_bc_one_per_axis_with_values():
     assert "--bc robin:1.0:2.0:0.5,neumann:0.5 " in text
 
 
+@needs_cc
+def test_emit_coordinates_time_and_expression_bcs(tmp_path):
+    """--bc with expressions of t and the coordinates (a comma inside Max stays in its value),
+    --origin: the source is generate()'s, compiles with -Werror, and called through ctypes with t
+    after the parameters it matches the ghost-cell oracle plus the analytic source."""
+    import math
+    import sympy as sp
+    from stencilc import Dirichlet, Robin, t, x, y
+    import reference as ref
+    text = emit_ok("D*laplace(u) + sin(t)*x", "--state", "u", "--bc",
+                   "robin:1:2:Max(x, y)*t,dirichlet:sin(t)", "--origin=-1,0.5", "--spacing", "0.5")
+    bc = (Robin(1, 2, sp.Max(x, y) * t), Dirichlet(sp.sin(t)))
+    assert text == stencilc.generate("D*laplace(u) + sin(t)*x", state="u", bc=bc, origin=(-1, 0.5),
+                                     spacing=0.5)
+    assert "--origin=-1.0,0.5 " in text and "const double D, const double t, double * out_u" in text
+    (tmp_path / "k.c").write_text(text)
+    lib = build_library(tmp_path / "k.c", tmp_path)
+    u = np.random.default_rng(0).normal(size=(4, 3))
+    (got,) = call_library(lib, "stencil_rhs", [u], [0.5, 0.8], 1)
+    rules = [(("robin", 1.0, 2.0, lambda t, x, y, **_: np.maximum(x, y) * t),) * 2,
+             (("dirichlet", math.sin(0.8)),) * 2]
+    xs = -1 + (np.arange(4) + 0.5) * 0.5
+    expected = 0.5 * ref.laplace(u, rules, 0.5, (-1.0, 0.5), 0.8) + math.sin(0.8) * xs[:, None]
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_emit_reproduces_itself_from_its_header_comment(tmp_path):
-    first = emit_ok("laplace(u) - u*v; laplace(v) + u*v", "--state", "u", "--state", "v", "--ndim", "3",
-                    "--bc", "periodic", "--spacing", "0.5,1,2")
+    first = emit_ok("laplace(u) - u*v + x*t; laplace(v) + u*v", "--state", "u", "--state", "v", "--ndim", "3",
+                    "--bc", "periodic", "--spacing", "0.5,1,2", "--origin=-1,0,2")
     line = next(ln for ln in first.splitlines() if ln.startswith(" *   stencilc emit "))
     res = subprocess.run(line[len(" *   "):], shell=True, capture_output=True, text=True,
                          env={**os.environ, "PATH": os.pathsep.join([os.path.dirname(sys.executable),
@@ -255,8 +281,15 @@ BAD = [
     (["emit", "curl(u)", "--state", "u"], "curl"),                                 # unknown operator
     (["emit", "grad(u)", "--state", "u"], "grad(u)"),                              # vector-valued
     (["emit", "laplace(u)", "--state", "u", "--bc", "robin"], "robin"),
-    (["emit", "laplace(u)", "--state", "u", "--bc", "dirichlet:x"], "dirichlet:x"),
-    (["emit", "laplace(u)", "--state", "u", "--bc", "neumann:x"], "neumann:x"),
+    (["emit", "laplace(u)", "--state", "u", "--bc", "dirichlet:sin(x"], "dirichlet:sin(x"),
+    (["emit", "laplace(u)", "--state", "u", "--bc", "neumann:u(1)"], "neumann:u(1)"),
+    (["emit", "laplace(u)", "--state", "u", "--bc", "dirichlet:z"], "z, the coordinate along axis 2"),
+    (["emit", "laplace(u)", "--state", "u", "--bc", "robin:x:1:0"], "coordinate x"),
+    (["emit", "laplace(u)", "--state", "u", "--origin", "1,x"], "'x'"),
+    (["emit", "laplace(u)", "--state", "u", "--origin", "1,2,3"], "--origin"),
+    (["emit", "laplace(t)", "--state", "t"], "reserved for the time"),
+    (["emit", "lambda*laplace(u)", "--state", "u"], "keyword"),
+    (["emit", "laplace(u) + (x", "--state", "u"], "could not parse"),
     (["emit", "laplace(u)", "--state", "u", "--bc", "robin:1:2"], "robin:1:2"),
     (["emit", "laplace(u)", "--state", "u", "--bc", "robin:0:0:1"], "robin:0:0:1"),
     (["emit", "laplace(u)", "--state", "u", "--bc", "neumann,robin:1:-0.5:0"], "Robin(1.0, -0.5, 0.0)"),

@@ -99,7 +99,7 @@ def _steps_driver(kernel: Kernel) -> dict:
     rename = {s: f"_src_{s}" for s in kernel.state}
     rename.update({o: f"_dst_{s}" for s, o in zip(kernel.state, kernel.outputs)})
     if "t" in kernel.runtime:   # a time-dependent update: step k starts at t + k*dt
-        rename["t"] = f"t + ({CTYPE[kernel.dtype]})step * _dt"
+        rename["t"] = f"t + ({CTYPE[kernel.real_dtype]})step * _dt"
     return {"arguments": _steps_arguments(kernel, " restrict"),
             "call": c_call_names(kernel, rename),
             "state": [{"name": s, "out": o} for s, o in zip(kernel.state, kernel.outputs)]}

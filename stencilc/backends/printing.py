@@ -157,8 +157,8 @@ def complex_parameters(kernel: Kernel) -> list[str]:
 def c_call_names(kernel: Kernel, rename=None) -> list[str]:
     """The argument names of a C-like call in call order, complex scalars as their parts."""
     rename = rename or {}
-    return [part for kind, name in arguments(kernel)
-            for part in (scalar_parts(kernel, name) if kind == "scalar" else [rename.get(name, name)])]
+    return [rename.get(part, part) for kind, name in arguments(kernel)
+            for part in (scalar_parts(kernel, name) if kind == "scalar" else [name])]
 
 
 def c_declarations(kernel: Kernel, restrict: str = "", index_type: str = "int64_t",
