@@ -26,6 +26,9 @@ except ImportError:
     HAS_NUMBA = False
 C = pytest.param("c", marks=pytest.mark.skipif(not HAS_CC, reason="no C compiler"))
 NUMBA = pytest.param("numba", marks=pytest.mark.skipif(not HAS_NUMBA, reason="no numba"))
+# numba compiles for seconds: its 2-D case runs with STENCILC_ALL_NUMBA=1 (tests/conftest.py)
+NUMBA_SAMPLED = pytest.param("numba", marks=[pytest.mark.skipif(not HAS_NUMBA, reason="no numba"),
+                                             pytest.mark.sampled_backend])
 
 g, a_ = sp.symbols("g a")
 PARAMS = {"g": 0.7, "a": 1.5}
@@ -88,7 +91,7 @@ def test_1d_values_on_each_side(backend):
     check_system(backend, per_field, 1, [(n,) for n in range(1, 7)], 0.5, -1.0, radius=2)
 
 
-@pytest.mark.parametrize("backend", ["numpy", C, NUMBA])
+@pytest.mark.parametrize("backend", ["numpy", C, NUMBA_SAMPLED])
 def test_2d_values_per_axis_and_side(backend):
     """Radius 2 reads the corners: values that vary along a wall are evaluated at the ghost cell
     being filled, beyond the grid along axis 0 when axis 1 is filled."""

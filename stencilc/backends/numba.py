@@ -239,8 +239,6 @@ def _variant(region, kernel: Kernel, vector: bool, constants: dict) -> dict:
         carried.append(entry)
     p = printer()
     view = p.view(region)
-    if region.interior and any(lp["setup"] for lp in view["loops"]):
-        raise StencilError(f"numba expects the {region.name} region to read neighbours directly")
     limited = _limited(p)
     checked = bool(limited) or any(c["limited"] or c.get("warm_limited") for c in carried)
     names = [c["buffer"] for c in carried] + [c["flag"] for c in carried if c["flag"]]
