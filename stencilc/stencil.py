@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import display
+from .backends.backend import data_address
 from .stepping import Stepping, check_steps
 from .symbolic import Field, Problem
 
@@ -80,6 +81,7 @@ class Stencil:
         self.time_dependent = problem.time_dependent
         self.bc = problem.bc_of
         self._np_dtype = np.dtype(problem.dtype)
+        self._input_names = frozenset(problem.fields) | frozenset(problem.params)
         self._real_dtype = np.empty(0, self._np_dtype).real.dtype
         if len(problem.state) == 1:
             self.expr = problem.rhs[0]
@@ -220,7 +222,56 @@ class Stencil:
 
     # ------------------------------------------------------------------ call
 
+    def _bind_plain(self, state_arrays: tuple, out, inputs: dict):
+        """The checked (arrays, params, outputs, shape) of a call in the plain form of a loop on a
+        small grid, in a few microseconds, or None.
+
+        Plain: every state array given positionally, every input by name, ``out`` given, each
+        array an ndarray of the stencil's dtype, one shape, C-contiguous (``out`` writeable too),
+        the scalars Python floats or ints, no ``out`` overlapping an input. Anything else returns
+        None and the full checks run, which raise the same errors as ever. Nothing is remembered
+        between calls but array addresses (`backends.backend.data_address`), which cannot go stale.
+        """
+        if out is None or len(state_arrays) != len(self.state) or inputs.keys() != self._input_names:
+            return None
+        outs = (out,) if type(out) is np.ndarray and len(self.state) == 1 else out
+        if type(outs) not in (tuple, list) or len(outs) != len(self.state):
+            return None
+        dtype = self._np_dtype
+        shape = state_arrays[0].shape if type(state_arrays[0]) is np.ndarray else None
+        if shape is None or len(shape) != self.ndim or 0 in shape:
+            return None
+        arrays = [*state_arrays, *[inputs[n] for n in self.fields]]
+        for a in arrays:
+            if type(a) is not np.ndarray or a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
+                return None
+        for o in outs:
+            if (type(o) is not np.ndarray or o.dtype != dtype or o.shape != shape
+                    or not (o.flags.c_contiguous and o.flags.writeable)):
+                return None
+        params = []
+        for n in self.params:
+            v = inputs[n]
+            if type(v) is not float and type(v) is not int:
+                return None
+            params.append(dtype.type(v))
+        # contiguous arrays overlap exactly when their byte ranges do (np.may_share_memory's test)
+        size = arrays[0].nbytes
+        taken = [data_address(a) for a in arrays]
+        for o in outs:
+            lo = data_address(o)
+            for b in taken:
+                if lo < b + size and b < lo + size:
+                    return None
+            taken.append(lo)
+        return arrays, params, list(outs), shape
+
     def __call__(self, *state_arrays, out=None, **inputs):
+        plain = self._bind_plain(state_arrays, out, inputs)
+        if plain is not None:
+            arrays, params, outs, shape = plain
+            self._run(arrays, params, outs, shape)
+            return outs[0] if len(self.state) == 1 else tuple(outs)
         arrays, params, shape = self._bind(state_arrays, dict(inputs))
         outs = self._outputs(out, shape, arrays)
         self._run(arrays, params, outs, shape)

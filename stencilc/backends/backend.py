@@ -11,6 +11,7 @@ import functools
 import hashlib
 import importlib
 import platform
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,3 +72,25 @@ def _cpu_identity() -> str:
 def host_id() -> str:
     """The machine code's target: the architecture and a digest of the CPU's model and features."""
     return f"{platform.machine()}|{hashlib.sha256(_cpu_identity().encode()).hexdigest()[:16]}"
+
+
+_ADDRESSES: dict[int, tuple] = {}
+
+
+def data_address(array) -> int:
+    """The address of a NumPy array's first element, looked up once per array object.
+
+    `ndarray.ctypes.data` costs microseconds, more than a small grid's whole kernel; the address is
+    kept beside a weak reference to the array, and an entry counts only while that reference still
+    gives the very same object (a new array that reuses a freed one's id is looked up afresh). It
+    cannot go stale: an array's data never moves (`ndarray.data` is read-only) and NumPy refuses to
+    resize in place an array that is weakly referenced.
+    """
+    entry = _ADDRESSES.get(id(array))
+    if entry is not None and entry[0]() is array:
+        return entry[1]
+    if len(_ADDRESSES) >= 256:
+        _ADDRESSES.clear()
+    address = array.ctypes.data
+    _ADDRESSES[id(array)] = (weakref.ref(array), address)
+    return address

@@ -16,12 +16,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import sympy as sp
 
 from .. import threads
 from ..errors import StencilError
 from ..ir import Kernel, index
-from .backend import Backend, host_id
+from .backend import Backend, data_address, host_id
 from .printing import (CTYPE, CLikePrinter, arguments, c_call_names, c_declarations, complex_parameters,
                        scalar_parts, stride)
 
@@ -245,16 +246,28 @@ def load(directory: Path, meta: dict):
     ffi, fns, lib = _open(directory / "kernel.so", [meta["signature"]] + extra)
     ptr = CTYPE[meta["dtype"]] + " *"
     cast = ffi.cast
+    complex_scalars = np.dtype(meta["dtype"]).kind == "c"
+    pointers: dict[int, object] = {}     # address -> cdata pointer (an address's pointer never changes)
+
+    def pointer(array):
+        address = data_address(array)
+        p = pointers.get(address)
+        if p is None:
+            if len(pointers) >= 256:
+                pointers.clear()
+            p = pointers[address] = cast(ptr, address)
+        return p
 
     def parts(params):
         """Complex scalars as their real and imaginary parts (`printing.scalar_parts`)."""
+        if not complex_scalars:
+            return params
         return [x for p in params for x in ((p.real, p.imag) if isinstance(p, complex) or
                                               getattr(p, "dtype", None) is not None and p.dtype.kind == "c"
                                               else (p,))]
 
     def run(arrays, params, outputs, shape, _lib=lib):
-        fns[0](*[cast(ptr, a.ctypes.data) for a in arrays], *parts(params),
-               *[cast(ptr, o.ctypes.data) for o in outputs], *shape)
+        fns[0](*[pointer(a) for a in arrays], *parts(params), *[pointer(o) for o in outputs], *shape)
 
     def steps(arrays, params, outputs, spares, shape, count, _lib=lib):
         fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *parts(params),
