@@ -165,10 +165,11 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
         Grid spacing ``h``, one value or one per axis.
     order : {2, 4, 6}
         Accuracy order of every difference and of every interpolation to a face: p-point centred
-        formulas, O(h^p) in the interior. The radius grows with it (``D(u)`` and ``laplace(u)``
-        reach ``order - 1`` cells); the boundary conditions' ghost rules are the same at every
-        order, so zero-flux walls stay exactly conservative. ``laplace`` is ``div(grad(.))`` at
-        every order.
+        formulas, O(h^p) in the interior. The radius grows with it (``D(u)`` and
+        ``div(c*grad(u))`` reach ``order - 1`` cells); the boundary conditions' ghost rules are
+        the same at every order, so zero-flux walls stay exactly conservative. ``laplace`` is
+        ``div(grad(.))`` at order 2 and the compact centred second difference (p + 1 points per
+        axis, reaching ``order / 2`` cells) at orders 4 and 6.
     origin : float or sequence of float
         Where the grid's low corner lies, one value or one per axis: cell ``i`` along axis ``a``
         is centred at ``origin[a] + (i + 1/2) * spacing[a]``, which is what the coordinates ``x``,

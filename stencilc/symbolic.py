@@ -62,7 +62,8 @@ class div(sp.Function):
 
 
 class laplace(sp.Function):
-    """Laplacian of a scalar expression, discretised exactly as `div(grad(e))`."""
+    """Laplacian of a scalar expression: exactly `div(grad(e))` at order 2, the compact centred
+    second difference (p + 1 points per axis) at orders 4 and 6."""
     nargs = 1
 
 

@@ -32,8 +32,11 @@ CASES = [
      bc="dirichlet:0.5", dtype="complex128"), {"K": 0.5 - 1j}, [(9, 8), (1, 3), (2, 2)]),
     ("I*laplace(z) + c*z*z - log(z) + cosh(z)/tanh(z) + Max(im(z), 0)", dict(state="z", ndim=1, bc="periodic",
      dtype="complex64"), {"c": 2 + 0.5j}, [(13,), (1,), (2,)]),
+    # order 4: radius 3, face interpolations, the compact Laplacian
+    ("div(c*grad(u)) + laplace(u) + K*div(sin(grad(u)))", dict(state="u", fields=["c"], ndim=2, bc="neumann",
+     order=4), {"K": 0.7}, [(11, 9), (2, 3), (1, 1)]),
 ]
-IDS = ["kuramoto", "3d-mixed-bc", "1d-system-f32", "complex128", "1d-complex64"]
+IDS = ["kuramoto", "3d-mixed-bc", "1d-system-f32", "complex128", "1d-complex64", "order4"]
 
 
 def _arrays(rng, shape, dtype, count):
