@@ -30,7 +30,7 @@ CASES = [
     ("I*K*laplace(psi)/2 - I*V*psi + Piecewise((exp(psi), Abs(psi) < 1), (conjugate(psi)*arg(psi), True))"
      " + div(sin(grad(psi))) + sqrt(psi)*re(psi) + 2*psi**3 - 1/psi", dict(state="psi", fields=["V"], ndim=2,
      bc="dirichlet:0.5", dtype="complex128"), {"K": 0.5 - 1j}, [(9, 8), (1, 3), (2, 2)]),
-    ("I*laplace(z) + c*z*z - log(z) + cosh(z)/tanh(z) + Max(im(z), 0)", dict(state="z", ndim=1, bc="periodic",
+    ("I*laplace(w) + c*w*w - log(w) + cosh(w)/tanh(w) + Max(im(w), 0)", dict(state="w", ndim=1, bc="periodic",
      dtype="complex64"), {"c": 2 + 0.5j}, [(13,), (1,), (2,)]),
     # order 4: radius 3, face interpolations, the compact Laplacian
     ("div(c*grad(u)) + laplace(u) + K*div(sin(grad(u)))", dict(state="u", fields=["c"], ndim=2, bc="neumann",
