@@ -22,6 +22,7 @@ waiting for it.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import numbers
 import sys
@@ -39,6 +40,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 from . import api
 from .errors import StencilError
 from .ir import HALO, PHYSICAL
+from .symbolic import COORDINATES, _bc_symbols
 
 
 # --------------------------------------------------------------------------- one rank fails: all end
@@ -466,11 +468,27 @@ def _check_dims(dims, size: int, ndim: int) -> tuple[int, ...]:
 
 # --------------------------------------------------------------------------- the distributed stencil
 
+def _on_block(problem, dec: Decomposition):
+    """`problem` as this rank's kernels see it: where the right-hand side or a boundary value
+    uses the coordinates, the grid's origin moved to the low corner of this rank's block, so that
+    the coordinates (cell centres and boundary faces) are those of the global grid; otherwise
+    `problem` itself, so that ranks with the same side kinds share one kernel."""
+    used = set().union(*(e.free_symbols for e in problem.rhs)) | _bc_symbols(problem.bc_of)
+    if not used & set(COORDINATES[:problem.ndim]):
+        return problem
+    origin = problem.origin or (0.0,) * problem.ndim
+    return dataclasses.replace(problem, origin=tuple(
+        float(o) + s.start * float(h) for o, s, h in zip(origin, dec.local_slices, problem.spacing)))
+
+
 class DistributedStencil:
     """A `Stencil` on this rank's block of a `Decomposition`: ``kd(*state, out=None, **inputs)``
     with the stencil's arguments, every array this rank's block (``dec.local_shape``); it
     exchanges the ghost layers with the neighbouring ranks and runs the rank's halo kernel, so
-    that the gathered result is the single-process result. ``euler_step`` is the fused
+    that the gathered result is the single-process result. The coordinates ``x, y, z`` in the
+    right-hand side and the boundary values are those of the global grid (this rank's kernels
+    are compiled with the origin of its block), and a time-dependent stencil takes ``t=`` as
+    the stencil does. ``euler_step`` is the fused
     ``u + dt*f(u)`` (``out`` may be the state itself). Every call is collective.
 
     ``sides``: this rank's per-axis (low, high) side kinds, "physical" or "halo". ``reporting``:
@@ -492,10 +510,11 @@ class DistributedStencil:
                                "'numba' or 'numpy' (cuda arrays are not exchanged between ranks)")
         if not isinstance(every_rank, bool):
             raise StencilError(f"every_rank={every_rank!r} must be True or False")
-        self._dec, self._k, self._problem = dec, stencil, problem
+        self._dec, self._k = dec, stencil
         for name in ("state", "fields", "params", "ndim", "dtype", "radius", "bc", "backend",
-                     "spacing", "expr"):
+                     "spacing", "origin", "order", "time_dependent", "expr"):
             setattr(self, name, getattr(stencil, name))
+        self._problem = _on_block(problem, dec)
         self.decomposition = dec
         self.local_shape, self.global_shape = dec.local_shape, dec.global_shape
         self.reporting = every_rank or dec.rank == 0
@@ -538,12 +557,15 @@ class DistributedStencil:
         of the job is compiled once, by one rank, the ranks sharing the work; the others then load
         it from the cache (a cache that is not shared between nodes just means another compile)."""
         dec, problem = self._dec, self._problem
-        kinds = sorted(set(dec.comm.allgather(self.sides)))
+        # the distinct kernels of the job: per rank its sides and, where the stencil uses the
+        # coordinates, its block's origin
+        kinds = sorted(set(dec.comm.allgather((self.sides, problem.origin))))
 
         def compile_mine():
-            for i, sides in enumerate(kinds):
+            for i, (sides, origin) in enumerate(kinds):
                 if i % dec.size == dec.rank:
-                    api._build(problem, self.backend, True, variant, sides)
+                    api._build(dataclasses.replace(problem, origin=origin), self.backend, True,
+                               variant, sides)
 
         _together(dec.comm, compile_mine)
         run, source, _, from_cache = _together(

@@ -73,6 +73,15 @@ CASES = {
     "cube_split_12_euler": lambda P: _field(sc.laplace(u) + 0.3 * sc.D(sc.D(u, 1), 2),
                                             dict(state=u, ndim=3, bc="neumann"), (7, 11, 9), "euler",
                                             dims=(1, 2, P // 2) if P % 2 == 0 else (1, P, 1), t_end=0.1, dt=0.02),
+    # coordinates and time: a moving source, a wall temperature varying along the wall and in
+    # time, a flux through another, on a grid whose origin is not 0 (every rank's coordinates must
+    # be the global grid's)
+    "coords_time_rk4": lambda P: _field(
+        0.3 * sc.laplace(u) + sp.exp(-((sc.x - sp.cos(sc.t)) ** 2 + (sc.y - 1.0) ** 2)) * sc.y,
+        dict(state=u, spacing=(0.25, 0.125), origin=(-2.0, 0.5),
+             bc=((sc.Dirichlet(sp.sin(sc.t) * sc.y), sc.Neumann(0.1 * sc.y)),
+                 (sc.Robin(1.0, 0.5, sc.x * sc.t), sc.Neumann()))),
+        (37, 23), "rk4", t_end=0.2, dt=0.01),
     # blows up inside one block only (c = 1 there): every rank must stop at the same step
     "blowup_euler": lambda P: dict(
         rhs=c * u ** 2 + 0.05 * sc.laplace(u), options=dict(state=u, fields=[c]), shape=(24, 20), dims=(P, 1),
@@ -82,10 +91,10 @@ CASES = {
 
 # what each rank count runs (every case on 1 rank: it must be the single-process result exactly)
 ON = {1: sorted(set(CASES) - {"blowup_euler"}),
-      2: ["kuramoto_euler", "kuramoto_rk4", "kuramoto_heun_rows", "periodic_rk4", "periodic_axis1_euler",
+      2: ["coords_time_rk4", "kuramoto_euler", "kuramoto_rk4", "kuramoto_heun_rows", "periodic_rk4", "periodic_axis1_euler",
           "mixed_rk4", "cross_rk4", "system_euler", "cube_split_12_euler"],
-      3: ["kuramoto_euler", "kuramoto_rk4", "kuramoto_heun_rows", "bilaplace_rk4", "mixed_rk4", "system_euler"],
-      4: ["kuramoto_euler", "kuramoto_rk4", "periodic_rk4", "periodic_axis1_euler", "rk45", "mixed_rk4",
+      3: ["coords_time_rk4", "kuramoto_euler", "kuramoto_rk4", "kuramoto_heun_rows", "bilaplace_rk4", "mixed_rk4", "system_euler"],
+      4: ["coords_time_rk4", "kuramoto_euler", "kuramoto_rk4", "periodic_rk4", "periodic_axis1_euler", "rk45", "mixed_rk4",
           "bilaplace_rk4", "cross_rk4", "system_euler", "cube_rk4", "cube_split_12_euler"]}
 
 
