@@ -79,3 +79,16 @@ def apply_omp() -> None:
         ctypes.CDLL("libgomp.so.1").omp_set_num_threads(ctypes.c_int(n))
     except (OSError, AttributeError):
         pass   # another OpenMP runtime: its own default stands
+
+
+def apply_numba() -> None:
+    """Once per process: set Numba's thread count for parallel kernels to `numba_threads()`
+    (at most the size of Numba's pool), unless the user chose it with ``NUMBA_NUM_THREADS``."""
+    if "numba" in _applied:
+        return
+    _applied.add("numba")
+    n = numba_threads()
+    if n is None:
+        return
+    import numba
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))

@@ -44,3 +44,34 @@ def test_a_busy_core_is_counted():
     finally:
         busy.kill()
         busy.wait()
+
+
+NUMBA_CHILD = r"""
+import numpy as np, numba
+from stencilc import compile_stencil, threads
+threads.default_threads = lambda: 1      # as if every other core were busy
+k = compile_stencil("laplace(u)", state="u", backend="numba")
+k(np.zeros((4, 4)))
+print(numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+"""
+
+
+def _numba_team(env_extra: dict) -> tuple[int, int]:
+    pytest.importorskip("numba")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    env.update(env_extra, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", NUMBA_CHILD], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    team, pool = out.stdout.split()[-2:]
+    return int(team), int(pool)
+
+
+def test_numba_kernels_use_the_free_core_count():
+    """Loading a numba kernel sets Numba's thread count to the free cores (here: 1), not its
+    default of one thread per core."""
+    assert _numba_team({})[0] == 1
+
+
+def test_explicit_numba_num_threads_wins():
+    assert _numba_team({"NUMBA_NUM_THREADS": "2"}) == (2, 2)

@@ -32,6 +32,7 @@ from pathlib import Path
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
+from .. import threads
 from ..errors import StencilError
 from ..ir import Kernel, shift
 from .backend import Backend, host_id, no_metadata, no_prototype
@@ -325,6 +326,7 @@ def build(source: str, directory: Path, fastmath: bool = False) -> None:
 def load(directory: Path, meta: dict | None = None):
     """A runner for the kernel of the module in `directory` (machine code from Numba's cache)."""
     fn = _import(directory / BACKEND.source_file).KERNEL
+    threads.apply_numba()
 
     def run(arrays, params, outputs, shape):
         # the kernel's signature takes read-only inputs, so any array of the right type matches
