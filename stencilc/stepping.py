@@ -14,8 +14,10 @@ Takes a `Stencil`'s checked arguments (arrays, scalars, outputs) and its lazily 
   still to be computed reads its old rows, except the first block, which the last block may read
   across a periodic wall and which is therefore written back at the very end. No row is computed
   twice and nothing is allocated per step: the block buffers are kept between steps. Where the
-  backend has a compiled in-place driver (C) the whole sweep is one call, its blocks shared by the
-  threads and small enough to stay in cache while they are written back.
+  backend has a compiled in-place driver (C) the whole sweep is one call: each thread sweeps its
+  own share of the rows in blocks, into its own buffers (kept between calls), small enough to stay
+  in cache until they are written back; a share's first and last blocks wait for the other
+  threads, whose shares read them across the cuts.
 """
 from __future__ import annotations
 
@@ -129,11 +131,11 @@ class Stepping:
         rows = block_rows(shape, self._dtype.itemsize, self._radius,
                           DRIVER_BLOCK_BYTES if compiled else BLOCK_BYTES)
         rows = min(rows, shape[0])
-        buffers = self._block_buffers((rows,) + tuple(shape[1:]))
-        if compiled is not None:
+        if compiled is not None:     # its block buffers are its own, per thread
             for k in range(steps):
-                compiled(arrays, self._at_step(params, k), buffers, shape, rows)
+                compiled(arrays, self._at_step(params, k), shape, rows)
             return
+        buffers = self._block_buffers((rows,) + tuple(shape[1:]))
         for k in range(steps):
             self._sweep(run, arrays, self._at_step(params, k), shape, rows, buffers)
 

@@ -141,3 +141,38 @@ def test_in_place_needs_exactly_the_state_arrays():
     u = np.zeros((6, 6))
     with pytest.raises(ValueError, match="exactly the state array"):
         k.euler_step(u, dt=0.1, out=u[::1, ::1])
+
+
+@pytest.mark.parametrize("bc", ["neumann", "periodic", "dirichlet:0.5"])
+def test_in_place_shares_between_threads(bc, monkeypatch):
+    """The compiled in-place sweep gives each OpenMP thread a share of the rows, swept in blocks:
+    with 1, 2, 3 and 7 threads and 4-row blocks (shares of 43 to 301 rows, uneven, and blocks that
+    read two rows beyond every cut, across the periodic wall too) every row is the reference
+    step's, and the result does not depend on the thread count."""
+    import ctypes
+    import stencilc.stepping as st
+    from stencilc import Dirichlet
+    monkeypatch.setattr(st, "DRIVER_BLOCK_BYTES", 8 * 113 * 4)   # 4 rows per block
+    b = Dirichlet(0.5) if bc.startswith("dirichlet") else bc
+    th, om = Field("theta"), Field("omega")
+    rhs = om + 1.3 * div(sp.sin(grad(th))) - 0.01 * laplace(laplace(th))
+    k = compile_stencil(rhs, state=th, ndim=2, bc=b, backend="c")
+    ref = compile_stencil(rhs, state=th, ndim=2, bc=b, backend="numpy")
+    rng = np.random.default_rng(8)
+    t0, w = rng.standard_normal((301, 113)), rng.standard_normal((301, 113))   # 34013 points: threaded
+    expected = t0 + 0.05 * ref(t0, omega=w)
+    k.euler_step(t0.copy(), dt=0.05, omega=w)       # loads the kernels (and OpenMP)
+    gomp = ctypes.CDLL("libgomp.so.1")
+    before = gomp.omp_get_max_threads()
+    results = []
+    try:
+        for team in (1, 2, 3, 7):
+            gomp.omp_set_num_threads(team)
+            u = t0.copy()
+            k.euler_step(u, dt=0.05, out=u, omega=w)
+            np.testing.assert_allclose(u, expected, rtol=0, atol=1e-12, err_msg=f"{team} threads")
+            results.append(u)
+    finally:
+        gomp.omp_set_num_threads(before)
+    for team, u in zip((2, 3, 7), results[1:]):
+        np.testing.assert_array_equal(u, results[0], err_msg=f"{team} threads against 1")

@@ -108,19 +108,19 @@ def _steps_driver(kernel: Kernel) -> dict:
 
 def _in_place_arguments(kernel: Kernel) -> list[str]:
     """The in-place driver's parameters: the state arrays (written), the input fields, the scalars,
-    three block buffers per state field, the grid sizes and the rows per block."""
+    the grid sizes and the rows per block (its block buffers are its own, per thread)."""
     ct = CTYPE[kernel.dtype]
     args = [f"{ct} *{s}" for s in kernel.state] + [f"const {ct} *{f}" for f in kernel.fields]
     args += [d for d in c_declarations(kernel) if d.split()[-1] in
              {part for p in kernel.scalars for part in scalar_parts(kernel, p)}]
-    args += [f"{ct} *_blk{k}_{s}" for k in range(3) for s in kernel.state]
     return args + [f"const int64_t n{a}" for a in range(kernel.ndim)] + ["const int64_t rows"]
 
 
 def _in_place_driver(kernel: Kernel) -> dict:
     return {"arguments": _in_place_arguments(kernel), "call": c_call_names(kernel),
             "state": [{"name": s, "out": o} for s, o in zip(kernel.state, kernel.outputs)],
-            "row": " * ".join([f"n{a}" for a in range(1, kernel.ndim)]) or "1"}
+            "row": " * ".join([f"n{a}" for a in range(1, kernel.ndim)]) or "1",
+            "radius": kernel.radius}
 
 
 def signature(kernel: Kernel) -> str:
@@ -132,7 +132,7 @@ def metadata(kernel: Kernel, steps_driver: bool) -> dict:
     """What `load` needs in the cache entry: the prototypes of the functions in the library."""
     meta = {"signature": signature(kernel)}
     if steps_driver and kernel.window:
-        meta["in_place_signature"] = f"void {kernel.name}_in_place({', '.join(_in_place_arguments(kernel))});"
+        meta["in_place_signature"] = f"int {kernel.name}_in_place({', '.join(_in_place_arguments(kernel))});"
     elif steps_driver:
         meta["steps_signature"] = f"void {kernel.name}_steps({', '.join(_steps_arguments(kernel, ''))});"
     return meta
@@ -273,9 +273,10 @@ def load(directory: Path, meta: dict):
         fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *parts(params),
                *[cast(ptr, o.ctypes.data) for o in outputs],
                *[cast(ptr, o.ctypes.data) for o in spares], *shape, count)
-    def in_place(arrays, params, buffers, shape, rows, _lib=lib):
-        fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *parts(params),
-               *[cast(ptr, b.ctypes.data) for per_buffer in buffers for b in per_buffer], *shape, rows)
+    def in_place(arrays, params, shape, rows, _lib=lib):
+        if fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *parts(params), *shape, rows):
+            raise MemoryError("the in-place step could not allocate its block buffers "
+                              f"({rows} rows per thread)")
     if "steps_signature" in meta:
         run.steps = steps
     if "in_place_signature" in meta:
