@@ -12,22 +12,14 @@ split one's real V; both are checked to compute the same values first.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import time
 
 import numpy as np
 import sympy as sp
 
 import stencilc as sc
+from _timing import median_ms, set_threads
 
 
-def median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)) * 1e3
 
 
 def main() -> None:
@@ -37,10 +29,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=11)
     args = ap.parse_args()
-    try:
-        ctypes.CDLL("libgomp.so.1").omp_set_num_threads(args.threads)
-    except OSError:
-        pass
+    set_threads(args.threads)
 
     psi, V, u, w = sc.fields("psi V u w")
     complex_k = sc.compile_stencil(sp.I * (sc.laplace(psi) / 2 - V * psi), state=psi, fields=[V],

@@ -16,8 +16,6 @@ thread and state field) for a row each.
 from __future__ import annotations
 
 import argparse
-import ctypes
-import ctypes.util
 import os
 import statistics
 import time
@@ -27,12 +25,9 @@ import sympy as sp
 
 import stencilc
 import stencilc.stepping
+from _timing import set_threads
 
 
-def _set_threads(n: int) -> None:
-    # the kernels' OpenMP runtime is libgomp, already loaded by the compiled stencil
-    lib = ctypes.CDLL(ctypes.util.find_library("gomp") or "libgomp.so.1")
-    lib.omp_set_num_threads(ctypes.c_int(n))
 
 
 def main() -> None:
@@ -63,7 +58,7 @@ def main() -> None:
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'threads':>7s} {'row':20s} {'ms (median)':>12s} {'ms (min)':>9s} {'vs double-buffered':>19s}")
     for threads in args.threads:
-        _set_threads(threads)
+        set_threads(threads)
         a, b = theta0.copy(), np.empty_like(theta0)
         c = theta0.copy()
         rows = ["double-buffered"] + [f"in-place {kb} KiB" for kb in blocks]

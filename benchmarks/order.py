@@ -14,22 +14,14 @@ they share the machine's noise):
 from __future__ import annotations
 
 import argparse
-import ctypes
-import time
 
 import numpy as np
 import sympy as sp
 
 import stencilc as sc
+from _timing import median_ms, set_threads
 
 
-def median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)) * 1e3
 
 
 def relative_error(kernel, n):
@@ -50,10 +42,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args()
-    try:
-        ctypes.CDLL("libgomp.so.1").omp_set_num_threads(args.threads)
-    except OSError:
-        pass
+    set_threads(args.threads)
 
     u, theta, omega = sc.fields("u theta omega")
     K = sp.Symbol("K")

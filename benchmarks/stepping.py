@@ -11,22 +11,14 @@ Prints two tables (medians of repeats, ratios from the same run):
 from __future__ import annotations
 
 import argparse
-import ctypes
-import time
 
 import numpy as np
 import sympy as sp
 
 import stencilc as sc
+from _timing import median_ms, set_threads
 
 
-def median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times)) * 1e3
 
 
 def main() -> None:
@@ -36,10 +28,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--steps", type=int, default=10_000)
     args = ap.parse_args()
-    try:
-        ctypes.CDLL("libgomp.so.1").omp_set_num_threads(args.threads)
-    except OSError:
-        pass
+    set_threads(args.threads)
 
     theta, omega = sc.fields("theta omega")
     K = sp.Symbol("K")

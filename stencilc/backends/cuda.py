@@ -23,7 +23,7 @@ from ..errors import StencilError
 from ..ir import Access, IntMax, IntMin, Kernel, MappedAccess, inline_carried
 from .backend import Backend, no_metadata
 from ..symbolic import COMPLEX_DTYPES
-from .printing import CLikePrinter, c_call_names, c_declarations, complex_parameters, float_literal
+from .printing import CLikePrinter, IndexMode, c_call_names, c_declarations, complex_parameters, float_literal
 
 BACKEND = Backend(name="cuda", source_file="kernel.cu", passes=("cse",))
 # threads per block along (x, y, z); x runs along the innermost (contiguous) axis
@@ -36,7 +36,7 @@ COMPLEX = "stencilc_complex"   # the file's name for cuda::std::complex of the k
 _STD_NAMES = {"Abs": "abs", "re": "real", "im": "imag", "conjugate": "conj"}
 
 
-class CudaPrinter(CLikePrinter):
+class CudaPrinter(IndexMode, CLikePrinter):
     """Device-code expressions: C99 with 64-bit indices and one CUDA rule.
 
     CUDA C++ resolves a math call by overloading, and a call with an integer argument such as
@@ -45,7 +45,6 @@ class CudaPrinter(CLikePrinter):
     kernel's dtype. (Constants such as `pi` or `sqrt(2)` are literals already, as in C.)
     """
     index_type = INDEX
-    _in_index = False
 
     def __init__(self, dtype: str, ndim: int, layouts=()):
         super().__init__(dtype, ndim, layouts)
@@ -53,27 +52,12 @@ class CudaPrinter(CLikePrinter):
             self.value_type = COMPLEX
 
     def index(self, expr) -> str:
-        saved, self._in_index = self._in_index, True
-        try:
+        with self.in_index():
             return super().index(expr)
-        finally:
-            self._in_index = saved
 
     def element(self, array: str, indices) -> str:
-        saved, self._in_index = self._in_index, True
-        try:
+        with self.in_index():
             return super().element(array, indices)
-        finally:
-            self._in_index = saved
-
-    def _print_Relational(self, expr) -> str:
-        if expr.lhs.is_integer and expr.rhs.is_integer:
-            saved, self._in_index = self._in_index, True
-            try:
-                return super()._print_Relational(expr)
-            finally:
-                self._in_index = saved
-        return super()._print_Relational(expr)
 
     def _print_Integer(self, expr) -> str:
         # cuda::std::complex<T> mixes with T only (2*z does not compile): values are floating

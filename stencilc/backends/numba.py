@@ -37,7 +37,7 @@ from ..errors import StencilError
 from ..ir import Kernel, shift
 from .backend import Backend, host_id, no_metadata, no_prototype
 from ..symbolic import COMPLEX_DTYPES
-from .printing import Layouts, PointPrinter, argument_names, arguments
+from .printing import IndexMode, Layouts, PointPrinter, argument_names, arguments
 
 BACKEND = Backend(name="numba", source_file="kernel.py", passes=("reuse_fluxes:all", "cse"),
                   requires=("numba",))
@@ -52,7 +52,7 @@ VECTOR_MATH = {
 }
 
 
-class NumbaPrinter(PointPrinter, PythonCodePrinter):
+class NumbaPrinter(IndexMode, PointPrinter, PythonCodePrinter):
     """Python printer for kernel IR expressions inside `@njit` code of one dtype.
 
     `vector=True` prints the branch-free maths of `numba_math` and records, in `limited`, every
@@ -72,16 +72,12 @@ class NumbaPrinter(PointPrinter, PythonCodePrinter):
         # keyed by (dtype, text)
         self.constants = {} if constants is None else constants
         self.limited: list[tuple[str, str]] = []
-        self._in_index = False
 
     # ------------------------------------------------------------------ modes and literals
 
     def index(self, expr) -> str:
-        saved, self._in_index = self._in_index, True
-        try:
+        with self.in_index():
             return self._print(sp.sympify(expr))
-        finally:
-            self._in_index = saved
 
     def _module_format(self, fqn: str, register: bool = True) -> str:
         # modules are imported under private names, so user field names cannot shadow them
@@ -130,15 +126,6 @@ class NumbaPrinter(PointPrinter, PythonCodePrinter):
 
     def _print_BooleanFalse(self, expr) -> str:
         return "False"
-
-    def _print_Relational(self, expr) -> str:
-        if expr.lhs.is_integer and expr.rhs.is_integer:
-            saved, self._in_index = self._in_index, True
-            try:
-                return super()._print_Relational(expr)
-            finally:
-                self._in_index = saved
-        return super()._print_Relational(expr)
 
     # ------------------------------------------------------------------ the target's syntax
 

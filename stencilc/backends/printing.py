@@ -10,6 +10,8 @@ and CUDA targets. Also here: row-major strides, and argument lists in call order
 """
 from __future__ import annotations
 
+import contextlib
+
 import sympy as sp
 from sympy.codegen.ast import float32, float64, real
 from sympy.printing.c import C99CodePrinter
@@ -309,6 +311,27 @@ class KernelPrinter:
             "stores": [{"element": self.element(s.output, point), "value": self.doprint(s.value)}
                        for s in region.stores],
         }
+
+
+class IndexMode:
+    """For printers whose numbers print as the kernel's values except in index arithmetic
+    (accesses, index maps, loop bounds, comparisons of integers), where they stay integers:
+    `in_index()` is that mode, which `_print_Integer` and the like consult as `_in_index`."""
+    _in_index = False
+
+    @contextlib.contextmanager
+    def in_index(self):
+        saved, self._in_index = self._in_index, True
+        try:
+            yield
+        finally:
+            self._in_index = saved
+
+    def _print_Relational(self, expr) -> str:
+        if expr.lhs.is_integer and expr.rhs.is_integer:
+            with self.in_index():
+                return super()._print_Relational(expr)
+        return super()._print_Relational(expr)
 
 
 class PointPrinter(KernelPrinter):
