@@ -35,8 +35,13 @@ CASES = [
     # order 4: radius 3, face interpolations, the compact Laplacian
     ("div(c*grad(u)) + laplace(u) + K*div(sin(grad(u)))", dict(state="u", fields=["c"], ndim=2, bc="neumann",
      order=4), {"K": 0.7}, [(11, 9), (2, 3), (1, 1)]),
+    # coordinates and time: a source and a coefficient of x, y and t, walls whose values vary
+    # along the wall and in time, on a grid with its own origin and spacing
+    ("laplace(u) + exp(-(x**2 + y**2))*cos(t) + K*x*u", dict(state="u", ndim=2, spacing=(0.25, 0.5),
+     origin=(-1.0, 0.5), bc=("dirichlet:sin(t)*y", "robin:1:0.5:x*t")), {"K": 0.7, "t": 0.3},
+     [(9, 7), (1, 2), (3, 1)]),
 ]
-IDS = ["kuramoto", "3d-mixed-bc", "1d-system-f32", "complex128", "1d-complex64", "order4"]
+IDS = ["kuramoto", "3d-mixed-bc", "1d-system-f32", "complex128", "1d-complex64", "order4", "coordinates-time"]
 
 
 def _arrays(rng, shape, dtype, count):
@@ -127,8 +132,10 @@ def test_device_kernels_emulated_on_cpu(rhs, options, scalars, shapes, tmp_path)
     for shape in shapes:
         arrays = _arrays(rng, shape, ref.dtype, len(ref.state + ref.fields))
         params = [scalars[p] for p in ref.params]
+        at = {"t": scalars["t"]} if ref.time_dependent else {}
         expected = ref(*arrays[:len(ref.state)], **dict(zip(ref.fields, arrays[len(ref.state):])),
-                       **dict(zip(ref.params, params)))
+                       **dict(zip(ref.params, params)), **at)
+        params += list(at.values())       # the time follows the parameters
         expected = expected if isinstance(expected, tuple) else (expected,)
         for launch in (cuda.launch_shape, tiny_grid):
             got = run_emulated(lib, source, "stencil_rhs", ref.radius, arrays, params, len(ref.state),
