@@ -23,10 +23,18 @@ WALLS = [(ref.NEUMANN, ref.NEUMANN)] * 2      # compile_stencil's default: Neuma
 
 
 def _kernel_module(stencil):
-    """The generated module behind a numba Stencil (found through its runner)."""
-    dispatcher = next(c.cell_contents for c in stencil._run.__closure__
-                      if isinstance(c.cell_contents, numba.core.registry.CPUDispatcher))
-    return sys.modules[dispatcher.py_func.__module__], dispatcher
+    """The generated module behind a numba Stencil (found through its runner's KERNEL) and its
+    compiled whole-grid function."""
+    kernel = next(c.cell_contents for c in stencil._run.__closure__
+                  if getattr(c.cell_contents, "__module__", "").startswith("_stencilc_numba_"))
+    module = sys.modules[kernel.__module__]
+    return module, module._stencil_rhs_serial
+
+
+def _dispatchers(module):
+    """The module's own compiled functions."""
+    return [f for f in vars(module).values() if isinstance(f, numba.core.registry.CPUDispatcher)
+            and f.py_func.__module__ == module.__name__]
 
 
 def _fresh_module(source, directory):
@@ -62,7 +70,8 @@ def test_float32_stays_float32(expr, state, fields, oracle, tmp_path):
     # compile the source afresh (the Stencil's module came from Numba's cache: no typing kept) and
     # check that no value anywhere in the kernel or its row functions is typed float64
     module = _fresh_module(k.source, tmp_path / "fresh")
-    functions = [module.KERNEL] + [getattr(module, n) for n in dir(module) if n.endswith(("_row", "_row_exact"))]
+    functions = _dispatchers(module)
+    assert len(functions) >= 5
     for fn in functions:
         for s in fn.signatures:
             typemap = fn.overloads[s].type_annotation.typemap
@@ -77,11 +86,12 @@ def test_float32_stays_float32(expr, state, fields, oracle, tmp_path):
     np.testing.assert_allclose(out, expected, rtol=2e-5, atol=2e-5)
 
 
-def test_source_is_python_with_njit_and_prange(tmp_path):
+def test_source_is_python_with_njit_and_threads(tmp_path):
     k = stencilc.compile_stencil(KURAMOTO, state="theta", fields=["omega"], backend="numba")
     compile(k.source, "<numba kernel>", "exec")
-    assert "@_numba.njit(" in k.source and "_numba.prange(" in k.source and "parallel=True" in k.source
-    assert "cache=True" in k.source and "get_num_threads" not in k.source
+    # threads from a pool of Python threads, not prange: parallel=True costs seconds of compile
+    assert "@_numba.njit(" in k.source and "run_shared(" in k.source and "parallel=True" not in k.source
+    assert "cache=True" in k.source
     assert "sin64_v(" in k.source          # the vectorisable sine in the interior
     fast = stencilc.generate(KURAMOTO, state="theta", fields=["omega"], target="numba", fastmath=True)
     assert "fastmath=True" in fast and "fastmath=False" in k.source
@@ -112,6 +122,32 @@ def test_huge_arguments_take_the_exact_path():
                                atol=1e-12, equal_nan=True)
 
 
+@pytest.mark.parametrize("huge", [False, True])
+def test_threads_share_the_chunks_and_the_result_is_the_same(huge):
+    """On a grid past the threading threshold, 1, 2 and 3 threads give the same bits, which are
+    the seed's result; with an argument out of the vector maths' range in one chunk, that chunk
+    is recomputed with the full-range maths on whichever thread has it."""
+    from stencilc.backends import numba as nb
+    kn = stencilc.compile_stencil(KURAMOTO, state="theta", fields=["omega"], backend="numba")
+    rng = np.random.default_rng(4)
+    n0 = nb.MIN_PARALLEL_POINTS // 200 + 37
+    theta, omega = rng.uniform(0, 2 * np.pi, (n0, 200)), rng.normal(size=(n0, 200))
+    if huge:
+        theta[n0 - 40, 17] = 3e15            # in the last thread's run
+    expected = ref.seed_numpy_dudt(theta, omega, 0.9)
+    before = numba.get_num_threads()
+    results = []
+    try:
+        for team in (1, 2, 3):
+            numba.set_num_threads(min(team, numba.config.NUMBA_NUM_THREADS))
+            results.append(kn(theta, omega=omega, K=0.9))
+    finally:
+        numba.set_num_threads(before)
+    for r in results:
+        np.testing.assert_allclose(r, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+        np.testing.assert_array_equal(r, results[0])
+
+
 _CHILD = textwrap.dedent("""
     import json, sys
     import numpy as np
@@ -120,8 +156,10 @@ _CHILD = textwrap.dedent("""
                                  backend="numba")
     theta = np.random.default_rng(0).random((64, 64))
     np.save(sys.argv[1], k(theta, omega=np.zeros_like(theta), K=1.0))
-    dispatcher = next(c.cell_contents for c in k._run.__closure__ if hasattr(c.cell_contents, "stats"))
-    module = sys.modules[dispatcher.py_func.__module__]
+    kernel = next(c.cell_contents for c in k._run.__closure__
+                  if getattr(c.cell_contents, "__module__", "").startswith("_stencilc_numba_"))
+    module = sys.modules[kernel.__module__]
+    dispatcher = module._stencil_rhs_serial
     print(json.dumps({
         "from_cache": k.from_cache,
         "cache_hits": sum(dispatcher.stats.cache_hits.values()),
