@@ -37,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError('stencilc.distributed needs mpi4py and an MPI library: '
                       'pip install "stencilc[mpi]"') from exc
 
-from . import api
+from . import api, ir
 from .errors import StencilError
 from .ir import HALO, PHYSICAL
 from .symbolic import COORDINATES, _bc_symbols
@@ -526,7 +526,12 @@ class DistributedStencil:
         self._run, self.source, self.from_cache = self._build("rhs")
         pad = tuple((self.radius if lo == HALO else 0, self.radius if hi == HALO else 0) for lo, hi in self.sides)
         shape = tuple(n + lo + hi for n, (lo, hi) in zip(self.local_shape, pad))
-        self._padded = [np.zeros(shape, dtype=self._dtype) for _ in self.state + self.fields]
+        # the inputs the kernel reads padded (the state, and fields read at a neighbour); the
+        # others it reads from the caller's arrays, without a copy or an exchange
+        padded = ir.padded_inputs(self._problem)
+        self._which = [i for i, f in enumerate(self.state + self.fields) if f in padded]
+        self._padded = [np.zeros(shape, dtype=self._dtype) for _ in self._which]
+        self._inputs: list = [None] * len(self.state + self.fields)
         self._core = tuple(slice(lo, lo + n) for n, (lo, _) in zip(self.local_shape, pad))
         self._exchange = _Exchange(dec, shape, pad, tuple((lo == HALO, hi == HALO) for lo, hi in self.sides),
                                    self._dtype.itemsize)
@@ -588,14 +593,17 @@ class DistributedStencil:
                              f"{self.local_shape} of the global grid {self.global_shape} (rank "
                              f"{self._dec.rank}; make it with dec.scatter or dec.local)")
         outs = self._k._outputs(out, shape, arrays, in_place=in_place)
-        for padded, a in zip(self._padded, arrays):
-            padded[self._core] = a
+        inputs = self._inputs
+        inputs[:] = arrays
+        for i, padded in zip(self._which, self._padded):
+            padded[self._core] = arrays[i]
+            inputs[i] = padded
         self._exchange(self._padded)
         return arrays, params, outs
 
     def __call__(self, *state_arrays, out=None, **inputs):
         _, params, outs = self._prepare(state_arrays, out, inputs, in_place=False)
-        self._run(self._padded, params, outs, self.local_shape)
+        self._run(self._inputs, params, outs, self.local_shape)
         return outs[0] if len(self.state) == 1 else tuple(outs)
 
     def euler_step(self, *state_arrays, dt, out=None, **inputs):
@@ -603,7 +611,7 @@ class DistributedStencil:
         itself (for a system, the tuple of state arrays): the kernel reads the padded copies."""
         arrays, params, outs = self._prepare(state_arrays, out, inputs, in_place=True)
         outs = list(arrays[:len(self.state)]) if outs is None else outs
-        self._variant("euler")(self._padded, params + [self._k._param("dt", dt, real=True)], outs, self.local_shape)
+        self._variant("euler")(self._inputs, params + [self._k._param("dt", dt, real=True)], outs, self.local_shape)
         return outs[0] if len(self.state) == 1 else tuple(outs)
 
     def allreduce_sum(self, value):

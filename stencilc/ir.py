@@ -479,6 +479,16 @@ def bind_positions(kernel: "Kernel") -> "Kernel":
     return kernel.replace_regions(regions)
 
 
+def padded_inputs(problem: Problem, exprs=None) -> frozenset[str]:
+    """The inputs that a halo kernel reads from arrays padded beyond its halo sides: every state
+    field (an Euler step in place writes them, so the kernel reads a copy) and every input field
+    read at a neighbour; an input field read only at the point itself needs no ghosts, and is
+    read from the caller's array as it is."""
+    exprs = lower(problem) if exprs is None else exprs
+    read = {acc.field for e in exprs for acc in e.atoms(Access) if any(acc.offset)}
+    return frozenset(problem.state) | frozenset(f for f in problem.fields if f in read)
+
+
 def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool = False,
                  sides=None, window: bool = False) -> Kernel:
     """Lower `problem` and lay its point expressions out over interior and boundary regions.
@@ -487,7 +497,8 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
     that their long middle parts read that axis directly (`Region.vector`): a backend can then
     vectorise them like the interior instead of mapping every read. `sides` gives per axis the
     (low, high) side kinds, PHYSICAL (the default) or HALO: input arrays then carry `radius`
-    cells of padding beyond each halo side, which the kernel reads and never writes. `window`
+    cells of padding beyond each halo side (except input fields read only at the point itself,
+    `padded_inputs`), which the kernel reads and never writes. `window`
     makes a row window kernel (see the module docstring).
     """
     exprs = lower(problem)
@@ -504,10 +515,12 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
                       for (lo, hi), s in zip(axes, sides))
              for f, axes in problem.bc_of.items()}
     outputs = tuple(f"out_{s}" for s in problem.state)
+    off_centre = padded_inputs(problem, exprs)
     padded = Layout(tuple((radius if lo == HALO else 0, radius if hi == HALO else 0) for lo, hi in sides),
                     (sp.Integer(0),) * ndim)
     out_layout = Layout.plain(ndim, (ROW_START,) + (sp.Integer(0),) * (ndim - 1) if window else None)
-    layouts = tuple((f, padded) for f in problem.state + problem.fields) + tuple((o, out_layout) for o in outputs)
+    layouts = tuple((f, padded if f in off_centre else Layout.plain(ndim)) for f in problem.state + problem.fields)
+    layouts += tuple((o, out_layout) for o in outputs)
     last = ndim - 1
     boxes = _boxes(ext, sides)
     boxes = _split_strips(boxes, ext, sides) if split_strips else ((*b, False) for b in boxes)
