@@ -100,3 +100,22 @@ def test_values_are_the_formula_and_those_without_hoisting(backend, ndim, rhs, e
         np.testing.assert_allclose(k(a, **inputs), plain(a, **inputs), rtol=2e-15, atol=2e-15)
     else:   # the same functions on both sides (NumPy's, numba_math's): the same bits
         np.testing.assert_array_equal(k(a, **inputs), plain(a, **inputs))
+
+
+@pytest.mark.parametrize("target", ["c", "numpy", "numba", "cuda"])
+def test_every_hoisted_value_is_read(target):
+    """Each hoisted value is read after it is set: the printers meet every hoisted expression as
+    it is, also a negated term, a reciprocal's base (printed as a division) and a CSE temporary."""
+    rhs = (laplace(u) - sp.exp(x) * sp.cos(y) - 3 * sp.exp(x) + u / sp.sin(x) + 1 / (2 + sp.cos(x))
+           - sp.exp(-x) + 2 * u / (1 + sp.cos(2 * x))**2 + u * x / sp.sqrt(sp.sin(x) + 2))
+    src = sc.generate(rhs, state=u, ndim=2, target=target)
+    assigned = re.compile(r"^\s*(?:const \w+ )?(_h\d+) = ")
+    pending, seen = set(), 0
+    for line in src.splitlines():
+        m = assigned.match(line)
+        pending -= set(re.findall(r"\b_h\d+\b", line[m.end():] if m else line))
+        if m:
+            assert m.group(1) not in pending, f"{m.group(1)} set twice without a read:\n{src}"
+            pending.add(m.group(1))
+            seen += 1
+    assert seen and not pending, src
