@@ -117,8 +117,8 @@ def test_wave_order_4_disperses_less_than_order_2(example_env, tmp_path):
 
 def test_heat_source_converges_at_second_order(example_env, tmp_path):
     # a manufactured solution with a moving Gaussian source and time-dependent Dirichlet walls, at
-    # 32² and 16²: the scheme is second order in h (RK4 at dt = h²/40 adds far less), and the
-    # error constant is about 10 (9.8·h² at 32², 10.0·h² at 64²), so 12·h² bounds it
+    # 32² and 16²: the scheme is second order in h (RK4 at dt = 2.5·h², D = 0.1, adds far less),
+    # and the error constant is about 10 (9.8·h² at 32², 10.0·h² at 64²), so 12·h² bounds it
     checks, stdout = run_example("heat_source", example_env, tmp_path, "--size", 32)
     assert 1.8 < float(checks["observed_order"]) < 2.2
     assert float(checks["max_error"]) < 12 / 32**2
