@@ -79,12 +79,13 @@ class Run:
         started (``stats["compile_seconds"]``); the solve time is the run alone."""
         a = self.args
         steps = int(np.ceil((a.t_end - t0) / dt - 1e-9))
-        cells = np.prod(np.shape(next(iter(initial.values())) if isinstance(initial, dict) else initial))
+        grid = np.shape(next(iter(initial.values())) if isinstance(initial, dict) else initial)
+        cells = np.prod(grid)
         evals = {"euler": 1, "heun": 2, "rk4": 4, "rk45": 6}[a.method]
         work = steps * cells * evals * len(k.state) * (_NUMPY_SLOWDOWN if a.backend == "numpy" else 1)
         sol = stencilc.integrate(k, initial, t_end=a.t_end, dt=dt, method=a.method, inputs=inputs, t0=t0,
                                  record_every=record_every, progress=work > _PROGRESS_WORK, **options)
-        shape = "x".join(map(str, k.ndim * [a.size]))
+        shape = "x".join(map(str, grid))   # a script may run more than one size
         since = f" t0={t0:g}" if t0 else ""
         print(f"ran: {self.name} size={shape} backend={a.backend} dtype={a.dtype} method={a.method} "
               f"dt={dt:.4g}{since} t_end={a.t_end:g} steps={sol.stats['steps']} rhs_evals={sol.stats['rhs_evals']}")

@@ -22,7 +22,7 @@ from .backends import TARGETS, target as _target
 from .describe import describe
 from .errors import StencilError
 from .ir import Kernel, bind_positions, build_kernel
-from .passes import eliminate_common_subexpressions, fuse_euler, reuse_fluxes
+from .passes import eliminate_common_subexpressions, fuse_euler, hoist_invariants, reuse_fluxes
 from .stencil import Stencil
 from .symbolic import Problem, check_problem
 
@@ -58,7 +58,9 @@ def _kernel(problem: Problem, name: str, backend: ModuleType, variant: str = "rh
                           window=variant in WINDOWED, sides=sides)
     for p in _passes(backend, variant):
         kernel = PASSES[p](kernel)
-    return bind_positions(kernel)   # coordinates become values computed once per index
+    # coordinates become values computed once per index, and what depends on one outer axis only
+    # is computed once per index of that axis
+    return hoist_invariants(bind_positions(kernel))
 
 
 def _steps_driver(backend: ModuleType, variant: str) -> bool:

@@ -111,6 +111,9 @@ class Region:
     carried: tuple[Carried, ...] = ()           # values reused across iterations (interior only)
     vector: bool = False                        # boundary box whose reads along the contiguous
                                                 # axis are direct: its innermost loop vectorises
+    hoisted: tuple[sp.Symbol, ...] = ()         # setup values whose expressions the body and
+                                                # the stores contain as they are: a printer prints
+                                                # the name where it meets the expression
 
 
 @dataclass(frozen=True)

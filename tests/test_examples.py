@@ -115,6 +115,31 @@ def test_wave_order_4_disperses_less_than_order_2(example_env, tmp_path):
     assert errors[0] > 0.1 and errors[1] < errors[0] / 5 and errors[2] < errors[1] / 5
 
 
+def test_heat_source_converges_at_second_order(example_env, tmp_path):
+    # a manufactured solution with a moving Gaussian source and time-dependent Dirichlet walls, at
+    # 32² and 16²: the scheme is second order in h (RK4 at dt = 2.5·h², D = 0.1, adds far less),
+    # and the error constant is about 10 (9.8·h² at 32², 10.0·h² at 64²), so 12·h² bounds it
+    checks, stdout = run_example("heat_source", example_env, tmp_path, "--size", 32)
+    assert 1.8 < float(checks["observed_order"]) < 2.2
+    assert float(checks["max_error"]) < 12 / 32**2
+    assert float(checks["max_error_half_size"]) / float(checks["max_error"]) > 3.4
+    assert re.search(r"^ran: heat_source size=16x16 ", stdout, re.M), stdout
+
+
+@pytest.mark.parametrize("backend, n", [("c", 32), ("numpy", 16)])
+def test_robin_plate_cools_at_the_first_modes_rate(example_env, tmp_path, backend, n):
+    checks, _ = run_example("robin_plate", example_env, tmp_path, "--size", n, "--backend", backend)
+    exact = float(checks["exact_rate"])
+    lam = np.sqrt(exact / 2)        # D = 1: the rate is 2λ², λ the root of λ tan(λ/2) = Bi = 2
+    # the script's bisection solved it: exact_rate is printed to 4 digits, which moves λ tan(λ/2) by
+    # at most 3e-4
+    assert 0 < lam < np.pi and abs(lam * np.tan(lam / 2) - 2) < 1e-3
+    # the measured rate against 2λ²: second order, error ≈ 0.43·h² at 16² and 32², so 0.6·h²
+    assert float(checks["rate_error"]) < 0.6 / n**2
+    assert abs(float(checks["decay_rate"]) / exact - 1) < 0.6 / n**2 + 2e-4   # 2e-4: the 4 digits
+    assert 1.8 < float(checks["observed_order"]) < 2.2
+
+
 def test_schrodinger_conserves_the_norm_and_follows_the_classical_orbit(example_env, tmp_path):
     checks, _ = run_example("schrodinger", example_env, tmp_path, "--size", 64, "--t-end", 1.5)
     assert float(checks["norm_drift"]) < 1e-4

@@ -196,3 +196,13 @@ def test_second_process_loads_without_compiling(tmp_path):
         np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12,
                                    err_msg=f"from_cache={run['from_cache']}")
     np.testing.assert_array_equal(outs[1], outs[0])   # the cached machine code is the code compiled first
+
+
+@pytest.mark.parametrize("name", ["tan", "asin", "acos", "atan", "sinh", "cosh", "log"])
+def test_real_math_functions_print_as_math_calls(name):
+    """The functions that numba_math has no vector version of are Python's `math` ones (they
+    failed to print for real values), against NumPy's."""
+    k = stencilc.compile_stencil(f"{name}(u/4 + 0.5)", state="u", ndim=2, backend="numba")
+    a = np.random.default_rng(0).uniform(0, 1, (5, 6))
+    numpy_name = {"asin": "arcsin", "acos": "arccos", "atan": "arctan"}.get(name, name)
+    np.testing.assert_allclose(k(a), getattr(np, numpy_name)(a / 4 + 0.5), rtol=1e-15, atol=0)

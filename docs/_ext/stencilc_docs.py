@@ -34,7 +34,7 @@ GENERATED = DOCS / "_generated"          # generated: command-line help texts
 
 # The gallery's order (the README's), then any other script by name.
 ORDER = ["kuramoto", "gray_scott", "heat", "wave", "wave_order", "allen_cahn", "cahn_hilliard", "fitzhugh_nagumo",
-         "heat3d", "schrodinger"]
+         "heat3d", "heat_source", "robin_plate", "schrodinger"]
 
 # Each page's command line. Most scripts' defaults already run in about a second of compiled code
 # (and their check lines are then the README's); the slow ones run smaller grids or shorter times,

@@ -153,7 +153,8 @@ class NumbaPrinter(IndexMode, PointPrinter, PythonCodePrinter):
         return f"_cmath.{type(expr).__name__}({', '.join(self._print(a) for a in expr.args)})"
 
     def _print_math(self, expr) -> str:
-        return self._complex_function(expr) or super()._print_known_func(expr)
+        # SymPy attaches its `math.<name>` printing as PythonCodePrinter._print_<name>
+        return self._complex_function(expr) or getattr(PythonCodePrinter, f"_print_{type(expr).__name__}")(self, expr)
 
     _print_tan = _print_asin = _print_acos = _print_atan = _print_sinh = _print_cosh = _print_log = _print_math
 

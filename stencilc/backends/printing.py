@@ -222,6 +222,8 @@ class KernelPrinter:
     complex_values: bool = False
     real_type: str | None = None
     real_symbols: frozenset = frozenset()
+    # while printing a region's body and stores (set by `view`): hoisted setup values by expression
+    invariants: dict = {}
 
     def is_real(self, expr) -> bool:
         """Whether `expr` has a real value (always, in a real kernel)."""
@@ -290,10 +292,18 @@ class KernelPrinter:
                 "value": self.index(a.value) if a.is_index else self.doprint(a.value),
                 "is_index": a.is_index}
 
+    def _print(self, expr, **kwargs) -> str:
+        if self.invariants and isinstance(expr, sp.Basic):
+            name = self.invariants.get(expr)
+            if name is not None:
+                return name
+        return super()._print(expr, **kwargs)
+
     def view(self, region: Region) -> dict:
         """What a template needs of one region, printed: its name and kind, per axis its loop (the
         variable, bounds and the index-map assignments made once that index is known), the
-        temporaries computed at each point and the stores into the outputs."""
+        temporaries computed at each point and the stores into the outputs. In the temporaries
+        and the stores, a hoisted setup value's expression is printed as its name."""
         self.region = region
         # temporaries are named per region; carried values are known before the body reads them
         self.real_symbols = frozenset()
@@ -302,15 +312,19 @@ class KernelPrinter:
                                           for s in (c.current, c.previous))
         ndim = len(region.bounds)
         point = [index(a) for a in range(ndim)]
-        return {
-            "name": region.name, "interior": region.interior, "vector": region.vector,
-            "loops": [{"depth": a, "var": index(a).name, "start": self.index(start), "stop": self.index(stop),
-                       "innermost": a == ndim - 1, "setup": [self.assignment(s) for s in region.setup[a]]}
-                      for a, (start, stop) in enumerate(region.bounds)],
-            "body": [self.assignment(b) for b in region.body],
-            "stores": [{"element": self.element(s.output, point), "value": self.doprint(s.value)}
-                       for s in region.stores],
-        }
+        loops = [{"depth": a, "var": index(a).name, "start": self.index(start), "stop": self.index(stop),
+                  "innermost": a == ndim - 1, "setup": [self.assignment(s) for s in region.setup[a]]}
+                 for a, (start, stop) in enumerate(region.bounds)]
+        hoisted = set(region.hoisted)
+        self.invariants = {s.value: s.target.name for st in region.setup for s in st if s.target in hoisted}
+        try:
+            body = [self.assignment(b) for b in region.body]
+            stores = [{"element": self.element(s.output, point), "value": self.doprint(s.value)}
+                      for s in region.stores]
+        finally:
+            self.invariants = {}
+        return {"name": region.name, "interior": region.interior, "vector": region.vector,
+                "loops": loops, "body": body, "stores": stores}
 
 
 class IndexMode:
