@@ -245,6 +245,10 @@ class _Frames:
             if record_initial and len(stack) > 1:
                 stack[0][...] = x
 
+    def frame(self, i):
+        """Frame i, one array per field."""
+        return [stack[i] for stack in self.stacks]
+
     def record(self, i, u):
         """The state `u` (a list, one array per field) into frame i; the last frame only needs a
         copy when the state ended up outside its home (a swapped-in work grid)."""
