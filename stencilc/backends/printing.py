@@ -286,7 +286,9 @@ class KernelPrinter:
         if self.complex_values and not a.is_index and self.is_real(a.value):
             value_type = self.real_type
             self.real_symbols = self.real_symbols | {a.target}
-        if self.condition_type and isinstance(a.value, sp.logic.boolalg.Boolean):
+        # (not sp.Boolean: a Symbol is one too)
+        if self.condition_type and isinstance(a.value, (sp.core.relational.Relational,
+                                                        sp.logic.boolalg.BooleanFunction)):
             value_type = self.condition_type
         return {"type": self.index_type if a.is_index else value_type, "name": a.target.name,
                 "value": self.index(a.value) if a.is_index else self.doprint(a.value),
