@@ -33,8 +33,7 @@ BACKEND = Backend(name="c", source_file="kernel.c", passes=("reuse_fluxes:all", 
 MIN_PARALLEL_POINTS = 32768
 # points per tile of a pointwise multi-step driver: the tile's state stays in L1 through every
 # step (256 complex128 values are 4 KiB a field), and a step's loop over it is long enough to
-# vectorise well; a multiple of every vector width, so a tile's vector loop covers the same points
-# as the one-step function's
+# vectorise well (a multiple of every vector width: only the last tile of a row has a remainder)
 POINTWISE_TILE = 256
 LIBM_SUFFIX = {"float64": "", "float32": "f", "complex128": "", "complex64": "f"}
 
@@ -203,8 +202,8 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
 
     With `steps_driver`, for an update kernel (`out = u + dt*f(u)`, passes/fuse.py, or a discrete
     map's `out = f(u)`), the file also defines `<name>_steps`, which applies it `steps` times in
-    one call: double-buffered, or for a pointwise kernel (`pointwise`) each point through every
-    step in cache (see `pointwise`); for a row window update kernel it defines
+    one call: double-buffered, or for a pointwise kernel (`pointwise`) a tile of points at a time
+    through every step, in cache; for a row window update kernel it defines
     `<name>_in_place` instead, one step with the state as output.
     """
     from ..templates_env import environment
