@@ -130,6 +130,9 @@ def _pointwise_driver(kernel: Kernel) -> dict:
     # are tiled as separate real and imaginary parts: a vector then holds parts of one kind, and
     # complex arithmetic needs no shuffles (measured 5x faster on the Mandelbrot map)
     p = CLikePrinter(kernel.dtype, kernel.ndim, kernel.layouts)
+    p.region = kernel.regions[0]
+    # each array's element at the point, in its own layout, before the printer reads registers
+    at = {a: p.element(a, [index(k) for k in range(kernel.ndim)]) for a in kernel.inputs + kernel.outputs}
     p.registers = {a: f"_p_{a}" for a in kernel.inputs}
     ct, rt, sfx = CTYPE[kernel.dtype], p.real_type, LIBM_SUFFIX[kernel.dtype]
     j = f"[{index(kernel.ndim - 1)} - _tile]"
@@ -139,13 +142,13 @@ def _pointwise_driver(kernel: Kernel) -> dict:
     for a in tiled:
         if split:
             arrays += [{"type": rt, "name": f"_s_{a}_re"}, {"type": rt, "name": f"_s_{a}_im"}]
-            fill += [f"_s_{a}_re{j} = creal{sfx}({a}[ix])", f"_s_{a}_im{j} = cimag{sfx}({a}[ix])"]
+            fill += [f"_s_{a}_re{j} = creal{sfx}({at[a]})", f"_s_{a}_im{j} = cimag{sfx}({at[a]})"]
             loads.append({"name": f"_p_{a}", "value": f"STENCILC_CMPLX(_s_{a}_re{j}, _s_{a}_im{j})"})
         else:
             arrays.append({"type": ct, "name": f"_s_{a}"})
-            fill.append(f"_s_{a}{j} = {a}[ix]")
+            fill.append(f"_s_{a}{j} = {at[a]}")
             loads.append({"name": f"_p_{a}", "value": f"_s_{a}{j}"})
-    loads += [{"name": f"_p_{a}", "value": f"{a}[ix]"} for a in kernel.inputs if a not in tiled]
+    loads += [{"name": f"_p_{a}", "value": at[a]} for a in kernel.inputs if a not in tiled]
     region = p.view(kernel.regions[0])
     region["point_indices"] = p.point_indices()
     state_of = dict(zip(kernel.outputs, kernel.state))
@@ -155,10 +158,10 @@ def _pointwise_driver(kernel: Kernel) -> dict:
     for a, out in zip(kernel.state, kernel.outputs):
         if split:
             advance += [f"_s_{a}_re{j} = creal{sfx}(_next_{a})", f"_s_{a}_im{j} = cimag{sfx}(_next_{a})"]
-            drain.append(f"{out}[ix] = STENCILC_CMPLX(_s_{a}_re{j}, _s_{a}_im{j})")
+            drain.append(f"{at[out]} = STENCILC_CMPLX(_s_{a}_re{j}, _s_{a}_im{j})")
         else:
             advance.append(f"_s_{a}{j} = _next_{a}")
-            drain.append(f"{out}[ix] = _s_{a}{j}")
+            drain.append(f"{at[out]} = _s_{a}{j}")
     return {"arguments": _steps_arguments(kernel, " restrict"), "region": region, "loads": loads,
             "time": "t" in kernel.runtime, "tile": POINTWISE_TILE, "arrays": arrays, "fill": fill,
             "advance": advance, "drain": drain}
