@@ -86,19 +86,21 @@ def iterate(stencil, initial, *, steps, inputs=None, record_every=None, progress
     if not getattr(stencil, "reporting", True):   # a distributed stencil on a rank other than 0
         progress, callback = False, None
 
+    time_dependent = getattr(stencil, "time_dependent", False)
+    driver = (callback is None and not time_dependent
+              and callable(getattr(stencil, "map_steps", None)))
+
     start = time.perf_counter()
     names = tuple(stencil.state)
     given = _initial_state(stencil, names, initial)
     xp = _array_module(given[0])
     marks = _recording_steps(steps, record_every)
-    frames = _Frames(xp, given, len(marks))
+    # when every stretch is one driver call (no progress bar splitting it), the first reads frame
+    # 0 and writes the home, so the home needs no copy of the initial state
+    frames = _Frames(xp, given, len(marks), fill_home=not (driver and not progress and steps))
     u = list(frames.home)
     del given
     spare = None          # the work grids of one call per step, allocated when first needed
-
-    time_dependent = getattr(stencil, "time_dependent", False)
-    driver = (callback is None and not time_dependent
-              and callable(getattr(stencil, "map_steps", None)))
     compile_seconds = _compile_kernels(stencil, ("map",) if driver and steps else ())
     start += compile_seconds    # the run's clock starts after the compile
 
