@@ -7,10 +7,11 @@ the seed's `mandelbrot_numpy` (copied from examples/mandelbrot.py, which has it 
 through `iterate` (the seed's whole job: the grid of c, the run, N) with the escape test as
 |w|^2 < horizon^2 and as Abs(w) < horizon; the driver call alone (`Stencil.map_steps`, no frames
 kept); and one call of the one-step function per step (a sweep over the grid per step, what a map
-of radius > 0 does), against which the C backend's pointwise driver is measured. Each row prints the median of --repeats runs, the runs of all rows taking turns so that they
-share the machine's noise, the ratio seed / row, and how many points' escape counts differ from the
-seed's (NumPy fuses the multiply-add of its complex square on FMA CPUs, C99 does not; a few points
-that escape late near the set's boundary differ).
+of radius > 0 does), against which the C backend's pointwise driver is measured. Each row prints
+the median of --repeats runs, the runs of all rows taking turns so that they share the machine's
+noise, the ratio seed / row, and how many points' escape counts differ from the seed's (NumPy
+fuses the multiply-add of its complex square on FMA CPUs, C99 does not; a few points that escape
+late near the set's boundary differ).
 """
 from __future__ import annotations
 
@@ -65,8 +66,10 @@ def main() -> None:
 
     rows = {
         "seed mandelbrot_numpy": lambda: ex.mandelbrot_numpy(*box, ex.HORIZON),
-        f"stencilc {args.backend} iterate, |w|^2 < h^2": lambda: ex.mandelbrot_stencilc(kernels["squared"], *box),
-        f"stencilc {args.backend} iterate, Abs(w) < h": lambda: ex.mandelbrot_stencilc(kernels["abs"], *box),
+        f"stencilc {args.backend} iterate, |w|^2 < h^2":
+            lambda: ex.mandelbrot_stencilc(kernels["squared"], *box),
+        f"stencilc {args.backend} iterate, Abs(w) < h":
+            lambda: ex.mandelbrot_stencilc(kernels["abs"], *box),
         f"stencilc {args.backend} map_steps, |w|^2 < h^2": driver_only,
         f"stencilc {args.backend} a sweep per step, |w|^2 < h^2": sweep_per_step,
     }

@@ -1,4 +1,4 @@
-"""Mandelbrot set: the seed's NumPy iteration z <- z² + c as a stencilc map, escape counts and speed compared:
+"""Mandelbrot set: the seed's NumPy iteration as a stencilc map, escape counts and speed compared:
 
     z_0 = 0,  z_{k+1} = z_k² + c  while |z_k| < horizon;  N = the last k with |z_k| < horizon
 
@@ -118,7 +118,8 @@ def main(argv=None):
         max(a.repeat, 1), lambda: mandelbrot_numpy(*box, HORIZON), lambda: mandelbrot_stencilc(k, *box))
     print(f"ran: mandelbrot size={a.nx}x{a.ny} backend={a.backend} dtype={a.dtype} maxiter={a.maxiter} "
           f"horizon=2^{math.log2(HORIZON):g} modulus={a.modulus} steps={a.maxiter}")
-    print(f"wall: compile={run.compile_seconds:.2f}s solve={t_ours:.3f}s seed={t_seed:.3f}s cached={run.cached}")
+    print(f"wall: compile={run.compile_seconds:.2f}s solve={t_ours:.3f}s seed={t_seed:.3f}s "
+          f"cached={run.cached}")
     (Z, N), (Zs, Ns) = seed, ours
     run.check(counts_differ=int(np.count_nonzero(Ns != N)), points=N.size,
               z_bits_equal=bool(np.array_equal(Zs.view(np.uint64), Z.view(np.uint64))),
@@ -129,7 +130,8 @@ def main(argv=None):
         return 0
     xmin, xmax, ymin, ymax = BOX
     fig, ax = figure(width=6.0, height=6.0 * a.ny / a.nx + 0.6)
-    ax.imshow(shaded(Zs, Ns, HORIZON), extent=[xmin, xmax, ymin, ymax], interpolation="bicubic", origin="lower")
+    ax.imshow(shaded(Zs, Ns, HORIZON), extent=[xmin, xmax, ymin, ymax], interpolation="bicubic",
+              origin="lower")
     ax.set_title(f"escape counts, {a.nx} x {a.ny}, maxiter {a.maxiter} (stencilc {a.backend})", fontsize=10)
     ax.set_xlabel("Re c")
     ax.set_ylabel("Im c")
