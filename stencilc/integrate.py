@@ -235,15 +235,21 @@ def integrate(stencil, initial, *, t_end, dt, method="rk4", t0=0.0, inputs=None,
 class _Frames:
     """The recorded frames, allocated once before the run: a stack per state field whose last
     frame is the state's home, so that the final state needs no copy. The initial state is copied
-    to the home, and to frame 0 when `record_initial`."""
+    to the home (unless not `fill_home`: a run whose first step writes the home from frame 0),
+    and to frame 0 when `record_initial`."""
 
-    def __init__(self, xp, given, count, record_initial=True):
+    def __init__(self, xp, given, count, record_initial=True, fill_home=True):
         self.stacks = [xp.empty((count,) + x.shape, dtype=x.dtype) for x in given]
         self.home = [stack[-1] for stack in self.stacks]
         for stack, x, mine in zip(self.stacks, given, self.home):
-            mine[...] = x
+            if fill_home or len(stack) == 1:
+                mine[...] = x
             if record_initial and len(stack) > 1:
                 stack[0][...] = x
+
+    def frame(self, i):
+        """Frame i, one array per field."""
+        return [stack[i] for stack in self.stacks]
 
     def record(self, i, u):
         """The state `u` (a list, one array per field) into frame i; the last frame only needs a

@@ -4,9 +4,11 @@ state, ``u <- F(u)``, a given number of times, giving a `Solution` whose ``t`` c
 It shares `integrate`'s machinery (checked initial state and inputs, frames allocated once with the
 state living in the last one, progress bar, callbacks) and differs in its loop: the steps between
 two recorded frames run as one call of the stencil's compiled multi-step driver where the backend
-has one (`Stencil.map_steps`; C: the whole stretch double-buffered in compiled code), since a call
-from Python per step would cost more than the step on small grids; otherwise, and when a callback
-or the step count ``t`` needs each step, one call per step alternates between two grids.
+has one (`Stencil.map_steps`; C: the whole stretch in compiled code, double-buffered, or for a map
+of radius 0 each point through every step while it is in cache), since a call from Python per step
+would cost more than the step on small grids; the call reads the frame recorded at the stretch's
+start and writes the state's home, so it needs no work grids. Otherwise, and when a callback or
+the step count ``t`` needs each step, one call per step alternates between two grids.
 """
 from __future__ import annotations
 
@@ -84,21 +86,29 @@ def iterate(stencil, initial, *, steps, inputs=None, record_every=None, progress
     if not getattr(stencil, "reporting", True):   # a distributed stencil on a rank other than 0
         progress, callback = False, None
 
+    time_dependent = getattr(stencil, "time_dependent", False)
+    driver = (callback is None and not time_dependent
+              and callable(getattr(stencil, "map_steps", None)))
+
     start = time.perf_counter()
     names = tuple(stencil.state)
     given = _initial_state(stencil, names, initial)
     xp = _array_module(given[0])
     marks = _recording_steps(steps, record_every)
-    frames = _Frames(xp, given, len(marks))
+    # when every stretch is one driver call (no progress bar splitting it), the first reads frame
+    # 0 and writes the home, so the home needs no copy of the initial state
+    frames = _Frames(xp, given, len(marks), fill_home=not (driver and not progress and steps))
     u = list(frames.home)
     del given
-    spare = _grids(xp, u)
-
-    time_dependent = getattr(stencil, "time_dependent", False)
-    driver = (callback is None and not time_dependent
-              and callable(getattr(stencil, "map_steps", None)))
+    spare = None          # the work grids of one call per step, allocated when first needed
     compile_seconds = _compile_kernels(stencil, ("map",) if driver and steps else ())
     start += compile_seconds    # the run's clock starts after the compile
+
+    def spares():
+        nonlocal spare
+        if spare is None:
+            spare = _grids(xp, u)
+        return spare
 
     def swap():
         for i in range(len(u)):
@@ -106,7 +116,7 @@ def iterate(stencil, initial, *, steps, inputs=None, record_every=None, progress
 
     def one_step(n):
         at = {"t": n} if time_dependent else {}
-        stencil(*u, out=_out(spare), **at, **inputs)
+        stencil(*u, out=_out(spares()), **at, **inputs)
         swap()
         if callback is not None:
             callback(n + 1, dict(zip(names, u)) if len(names) > 1 else u[0])
@@ -119,8 +129,14 @@ def iterate(stencil, initial, *, steps, inputs=None, record_every=None, progress
             while done < stop:
                 n = min(stop - done, most) if driver else 1
                 began = time.perf_counter()
-                if driver:
-                    stencil.map_steps(*u, steps=n, out=_out(spare), **inputs)
+                if driver and done == marks[frame - 1] and n == stop - done:
+                    # the whole stretch in one call, from the frame recorded at its start (a copy
+                    # of the state) straight into the state's home: no work grid, no copy back
+                    home = frames.home
+                    stencil.map_steps(*frames.frame(frame - 1), steps=n, out=_out(home), **inputs)
+                    u[:] = home
+                elif driver:
+                    stencil.map_steps(*u, steps=n, out=_out(spares()), **inputs)
                     swap()
                 else:
                     one_step(done)

@@ -313,7 +313,9 @@ class Stencil:
         The state arrays are not modified; the result is written to ``out`` (allocated when None,
         and which must not overlap the state). Where the backend has a compiled multi-step driver
         (C) the whole loop runs in compiled code, double-buffered between ``out`` and a work array
-        kept between calls; elsewhere one call per step alternates between the same two arrays.
+        kept between calls, or for a stencil of radius 0 (each point reads only itself) a tile of
+        points at a time through every step, its state in cache, which gives the same values;
+        elsewhere one call per step alternates between the same two arrays.
         ``steps=0`` copies the state to ``out``.
         """
         steps = check_steps(steps)

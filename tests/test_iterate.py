@@ -2,7 +2,7 @@
 
 The oracles never go through stencilc: a coupled map lattice stepped with the ghost-cell Laplacian
 of tests/reference.py, a two-field map on a periodic ring and Conway's Game of Life written with
-np.roll, and the seed's NumPy Mandelbrot (copied below).
+np.roll. The Mandelbrot map, against the seed's NumPy version, is in test_mandelbrot.py.
 """
 
 import numpy as np

@@ -34,7 +34,7 @@ GENERATED = DOCS / "_generated"          # generated: command-line help texts
 
 # The gallery's order (the README's), then any other script by name.
 ORDER = ["kuramoto", "gray_scott", "heat", "wave", "wave_order", "allen_cahn", "cahn_hilliard", "fitzhugh_nagumo",
-         "heat3d", "heat_source", "robin_plate", "schrodinger"]
+         "heat3d", "heat_source", "robin_plate", "schrodinger", "mandelbrot"]
 
 # Each page's command line. Most scripts' defaults already run in about a second of compiled code
 # (and their check lines are then the README's); the slow ones run smaller grids or shorter times,
@@ -43,6 +43,7 @@ GALLERY_ARGS = {
     "allen_cahn": ["--size", "128", "--t-end", "50"],
     "fitzhugh_nagumo": ["--size", "128", "--t-end", "50", "--t-break", "15"],
     "heat3d": ["--size", "32"],
+    "mandelbrot": ["--nx", "300", "--ny", "250", "--repeat", "1"],
 }
 OUT = "out"   # each script's --out, relative to the folder it runs in (GALLERY_SRC)
 

@@ -213,6 +213,8 @@ class KernelPrinter:
     max_function = "max"
     index_type: str | None = None
     value_type: str | None = None
+    # the type of a temporary holding a condition (a comparison, And, Or), for typed languages
+    condition_type: str | None = None
     # the region being printed (set by `view`): element positions may depend on its box or point
     region: Region | None = None
     # the arrays' layouts (padding, origin); None: every array unpadded, starting at the grid's origin
@@ -288,6 +290,10 @@ class KernelPrinter:
         if self.complex_values and not a.is_index and self.is_real(a.value):
             value_type = self.real_type
             self.real_symbols = self.real_symbols | {a.target}
+        # (not sp.Boolean: a Symbol is one too)
+        if self.condition_type and isinstance(a.value, (sp.core.relational.Relational,
+                                                        sp.logic.boolalg.BooleanFunction)):
+            value_type = self.condition_type
         return {"type": self.index_type if a.is_index else value_type, "name": a.target.name,
                 "value": self.index(a.value) if a.is_index else self.doprint(a.value),
                 "is_index": a.is_index}
@@ -375,7 +381,7 @@ class PointPrinter(KernelPrinter):
 # name with a leading c, or a target's own, `CLikePrinter.complex_call`)
 COMPLEX_FUNCTIONS = ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "log",
                      "Abs", "sqrt", "pow", "re", "im", "conjugate", "arg")
-_C_COMPLEX_NAMES = {"Abs": "cabs", "re": "creal", "im": "cimag", "conjugate": "conj", "arg": "carg"}
+_C_COMPLEX_NAMES = {"re": "creal", "im": "cimag", "conjugate": "conj", "arg": "carg"}
 
 
 class CLikePrinter(PointPrinter, C99CodePrinter):
@@ -384,9 +390,13 @@ class CLikePrinter(PointPrinter, C99CodePrinter):
     Arrays are row-major with the strides of their layout (`Layouts`); in the interior, where a
     template defines `ix` (the point's linear index in each frame), a neighbour is `ix` plus its
     offset. In a complex kernel a function of a complex value calls its complex version
-    (`complex_call`: C99's `csin`, `cabs`, `creal`, ...), one of real values the real one.
+    (`complex_call`: C99's `csin`, `creal`, ..., a modulus `hypot` of the parts), one of real
+    values the real one.
     """
     index_type = "int64_t"
+    # an int, not a value: GCC if-converts a conditional on a float 'truth value' that selects
+    # complex values only as a branch, which keeps the loop from vectorising
+    condition_type = "int"
 
     def __init__(self, dtype: str, ndim: int, layouts=()):
         part = COMPLEX_DTYPES.get(dtype, dtype)
@@ -399,8 +409,13 @@ class CLikePrinter(PointPrinter, C99CodePrinter):
 
     def complex_call(self, function: str, args: list[str]) -> str:
         """The call of the complex version of SymPy function `function` (or "pow")."""
+        sfx = self._get_func_suffix(real)
+        if function == "Abs":
+            # hypot of the parts is what C99's cabs computes, and unlike cabs it has a vector
+            # version in libmvec, so a loop taking a modulus vectorises
+            return f"hypot{sfx}(creal{sfx}({args[0]}), cimag{sfx}({args[0]}))"
         name = _C_COMPLEX_NAMES.get(function, "c" + function)
-        return f"{name}{self._get_func_suffix(real)}({', '.join(args)})"
+        return f"{name}{sfx}({', '.join(args)})"
 
     def _complex_function(self, expr) -> str | None:
         """The complex call for `expr` when it takes a complex value, else None."""
@@ -451,8 +466,14 @@ class CLikePrinter(PointPrinter, C99CodePrinter):
         the `ix` (and `_ix<k>`) that templates define."""
         return [{"name": n, "value": self._print(v)} for n, v in self.layouts.point_definitions(indices)]
 
+    # arrays whose value at the loop point is held in a local variable instead (name -> variable):
+    # the state of a pointwise multi-step driver, which stays in registers through every step
+    registers: dict = {}
+
     def element(self, array: str, indices) -> str:
         offset = point_offset(indices)
+        if array in self.registers and offset is not None and not any(offset):
+            return self.registers[array]
         if offset is not None and self.region is not None and self.region.interior:
             return f"{array}[{self._print(self.layouts.neighbour(array, offset))}]"
         return f"{array}[{self._print(self.layouts.linear(array, indices))}]"
