@@ -6,8 +6,6 @@ origin and unequal spacings; Robin's special cases; what a boundary value may no
 Each kernel is a system with one state field per combination of conditions, so that one compile
 covers many of them; every field gets its own random data and its own oracle."""
 import math
-import os
-import shutil
 
 import numpy as np
 import pytest
@@ -18,17 +16,7 @@ from stencilc import Dirichlet, Neumann, Robin, StencilError, laplace, t, x, y, 
 
 import reference as ref
 
-HAS_CC = any(c and shutil.which(c) for c in (os.environ.get("CC"), "cc", "gcc"))
-try:
-    import numba  # noqa: F401
-    HAS_NUMBA = True
-except ImportError:
-    HAS_NUMBA = False
-C = pytest.param("c", marks=pytest.mark.skipif(not HAS_CC, reason="no C compiler"))
-NUMBA = pytest.param("numba", marks=pytest.mark.skipif(not HAS_NUMBA, reason="no numba"))
-# numba compiles for seconds: its 2-D case runs with STENCILC_ALL_NUMBA=1 (tests/conftest.py)
-NUMBA_SAMPLED = pytest.param("numba", marks=[pytest.mark.skipif(not HAS_NUMBA, reason="no numba"),
-                                             pytest.mark.sampled_backend])
+from params import C, HAS_CC, HAS_NUMBA, NUMBA, NUMBA_SAMPLED  # noqa: E402,F401
 
 g, a_ = sp.symbols("g a")
 PARAMS = {"g": 0.7, "a": 1.5}

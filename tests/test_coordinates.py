@@ -4,8 +4,6 @@ manufactured solutions converging at second order in space with non-homogeneous 
 and time-dependent Dirichlet data, and every user mistake around the reserved names; on the numpy,
 c and numba backends against analytic values (never against another backend)."""
 import math
-import os
-import shutil
 
 import numpy as np
 import pytest
@@ -14,14 +12,7 @@ import sympy as sp
 import stencilc as sc
 from stencilc import Dirichlet, Field, Neumann, Robin, StencilError, div, grad, laplace, t, x, y, z
 
-HAS_CC = any(c and shutil.which(c) for c in (os.environ.get("CC"), "cc", "gcc"))
-try:
-    import numba  # noqa: F401
-    HAS_NUMBA = True
-except ImportError:
-    HAS_NUMBA = False
-C = pytest.param("c", marks=pytest.mark.skipif(not HAS_CC, reason="no C compiler"))
-NUMBA = pytest.param("numba", marks=pytest.mark.skipif(not HAS_NUMBA, reason="no numba"))
+from params import C, HAS_CC, HAS_NUMBA, NUMBA  # noqa: E402,F401
 BACKENDS = ["numpy", C, NUMBA]
 
 u = Field("u")

@@ -3,9 +3,7 @@ parameters and t only) is computed in that axis's setup, once per index; the val
 the analytic formula, and those of the same kernel printed without the pass (bit for bit, but for
 C's scalar libm call in place of the vector one)."""
 import math
-import os
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -18,14 +16,7 @@ from stencilc.ir import bind_positions, build_kernel
 from stencilc.passes import eliminate_common_subexpressions, hoist_invariants
 from stencilc.symbolic import check_problem
 
-HAS_CC = any(c and shutil.which(c) for c in (os.environ.get("CC"), "cc", "gcc"))
-try:
-    import numba  # noqa: F401
-    HAS_NUMBA = True
-except ImportError:
-    HAS_NUMBA = False
-C = pytest.param("c", marks=pytest.mark.skipif(not HAS_CC, reason="no C compiler"))
-NUMBA = pytest.param("numba", marks=pytest.mark.skipif(not HAS_NUMBA, reason="no numba"))
+from params import C, HAS_CC, HAS_NUMBA, NUMBA  # noqa: E402,F401
 
 u = Field("u")
 K = sp.Symbol("K")
