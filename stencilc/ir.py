@@ -22,7 +22,11 @@ padded inputs and write unpadded outputs. A *row window* kernel computes only th
 `_row0 <= i0 < _row1` of the full grid and writes them to output blocks that start at `_row0`: the
 reads across the cuts are direct, those across the grid's walls go through the boundary
 conditions of the full grid (periodic ones wrap to its other end), which is what sweeping a grid
-in place block by block needs.
+in place block by block needs. A *tile* kernel (temporal blocking, stepping.py) is a row window
+kernel whose state inputs and outputs are row buffers: its state inputs hold the grid's rows from
+`_in0` on, its outputs from `_out0` on (the input fields are whole arrays); a periodic axis 0 is
+then a halo axis whose rows are counted past the walls (the buffers hold wrapped copies), so that
+a tile never needs rows of the grid's other end.
 A backend prints this IR; it never decides what a boundary means.
 """
 from __future__ import annotations
@@ -58,6 +62,10 @@ PHYSICAL, HALO = "physical", "halo"
 # the row window of a window kernel (runtime index arguments after the sizes)
 ROW_START = sp.Symbol("_row0", integer=True, nonnegative=True)
 ROW_STOP = sp.Symbol("_row1", integer=True, nonnegative=True)
+# the grid row of a tile kernel's first state input row and first output row (negative past a
+# periodic wall)
+TILE_IN = sp.Symbol("_in0", integer=True)
+TILE_OUT = sp.Symbol("_out0", integer=True)
 
 
 def size(axis: int) -> sp.Symbol:
@@ -174,6 +182,7 @@ class Kernel:
     spacing: tuple[float, ...] = ()                   # per axis: the cell size (coordinates)
     layouts: tuple[tuple[str, Layout], ...] = ()      # every input and output array's layout
     window: bool = False                              # computes rows [_row0, _row1) only
+    tile: bool = False                                # a window over row buffers (_in0, _out0)
 
     def layout(self, array: str) -> Layout:
         return dict(self.layouts)[array]
@@ -182,7 +191,8 @@ class Kernel:
     def index_arguments(self) -> tuple[sp.Symbol, ...]:
         """Integer arguments after the arrays and scalars: the grid sizes, then the row window."""
         sizes = tuple(size(a) for a in range(self.ndim))
-        return sizes + ((ROW_START, ROW_STOP) if self.window else ())
+        return (sizes + ((ROW_START, ROW_STOP) if self.window else ())
+                + ((TILE_IN, TILE_OUT) if self.tile else ()))
 
     @property
     def value_dtype(self) -> str:
@@ -403,9 +413,12 @@ def _split_strips(boxes, ext, sides):
                 yield f"{name}_{part}", bounds[:last] + (span,), False, direct
 
 
-def _in_window(bounds):
-    """`bounds` with axis 0 cut to the row window [_row0, _row1)."""
+def _in_window(bounds, unbounded: bool = False):
+    """`bounds` with axis 0 cut to the row window [_row0, _row1) (`unbounded`: a halo axis 0 whose
+    rows run past the grid, the window itself)."""
     (start, stop), rest = bounds[0], bounds[1:]
+    if unbounded:
+        return ((ROW_START, ROW_STOP),) + tuple(rest)
     return ((IntMax(start, ROW_START), IntMin(stop, ROW_STOP)),) + tuple(rest)
 
 
@@ -480,7 +493,7 @@ def bind_positions(kernel: "Kernel") -> "Kernel":
 
 
 def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool = False,
-                 sides=None, window: bool = False) -> Kernel:
+                 sides=None, window: bool = False, tile: bool = False) -> Kernel:
     """Lower `problem` and lay its point expressions out over interior and boundary regions.
 
     With `split_strips`, the strips across the outer axes are cut along the contiguous axis so
@@ -488,7 +501,8 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
     vectorise them like the interior instead of mapping every read. `sides` gives per axis the
     (low, high) side kinds, PHYSICAL (the default) or HALO: input arrays then carry `radius`
     cells of padding beyond each halo side, which the kernel reads and never writes. `window`
-    makes a row window kernel (see the module docstring).
+    makes a row window kernel, `tile` a tile kernel (see the module docstring; `tileable` says
+    whether the problem has one).
     """
     exprs = lower(problem)
     ext = extents(exprs, problem.ndim)
@@ -499,6 +513,14 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
         raise ValueError(f"sides={sides!r}: give one (low, high) pair of {PHYSICAL!r}/{HALO!r} per axis")
     if window and HALO in sides[0]:
         raise ValueError("a row window kernel reads the full grid along axis 0: no halo sides there")
+    if tile:
+        reason = tileable(problem)
+        if reason:
+            raise ValueError(f"no tile kernel: {reason}")
+        window = True
+        wrapped = _periodic_axis0(problem)
+        if wrapped:   # rows counted past the walls: no ghost rule along axis 0
+            sides = ((HALO, HALO),) + sides[1:]
     # a halo side has no ghost rule: reads beyond it are taken from the padding as they are
     bc_of = {f: tuple((lo if s[0] == PHYSICAL else None, hi if s[1] == PHYSICAL else None)
                       for (lo, hi), s in zip(axes, sides))
@@ -508,6 +530,11 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
                     (sp.Integer(0),) * ndim)
     out_layout = Layout.plain(ndim, (ROW_START,) + (sp.Integer(0),) * (ndim - 1) if window else None)
     layouts = tuple((f, padded) for f in problem.state + problem.fields) + tuple((o, out_layout) for o in outputs)
+    if tile:
+        zero = (sp.Integer(0),) * (ndim - 1)
+        layouts = (tuple((f, Layout.plain(ndim, (TILE_IN,) + zero)) for f in problem.state)
+                   + tuple((f, Layout.plain(ndim)) for f in problem.fields)
+                   + tuple((o, Layout.plain(ndim, (TILE_OUT,) + zero)) for o in outputs))
     last = ndim - 1
     boxes = _boxes(ext, sides)
     boxes = _split_strips(boxes, ext, sides) if split_strips else ((*b, False) for b in boxes)
@@ -521,12 +548,51 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
             values = [_mapped(e, bc_of, radius, problem.spacing, setup, cache,
                               direct=last if vector else None, origin=problem.origin)
                       for e in exprs]
-        regions.append(Region(name=rname, bounds=_in_window(bounds) if window else bounds,
+        regions.append(Region(name=rname, bounds=_in_window(bounds, tile and wrapped) if window else bounds,
                               setup=tuple(tuple(s) for s in setup), body=(),
                               stores=tuple(Store(o, v) for o, v in zip(outputs, values)),
                               interior=interior, vector=vector))
     return Kernel(name=name, ndim=ndim, dtype=problem.dtype, state=problem.state,
                   fields=problem.fields, params=problem.params, outputs=outputs, extents=ext,
-                  regions=tuple(regions), sides=sides, layouts=layouts, window=window,
+                  regions=tuple(regions), sides=sides, layouts=layouts, window=window, tile=tile,
                   runtime=(TIME.name,) if problem.time_dependent else (),
                   origin=problem.origin or (0.0,) * ndim, spacing=problem.spacing)
+
+
+def _periodic_axis0(problem: Problem) -> bool:
+    return any(lo.periodic for axes in problem.bc_of.values() for lo, _ in axes[:1])
+
+
+def tileable(problem: Problem) -> str | None:
+    """None when `problem` has a tile kernel (temporal blocking computes the same values as plain
+    steps, to the last bit), else why not."""
+    periodic = [lo.periodic for axes in problem.bc_of.values() for lo, _ in axes[:1]]
+    if any(periodic) and not all(periodic):
+        return "axis 0 is periodic for some fields only"
+    if any(periodic) and problem.fields:
+        return "a periodic axis 0 with input fields (their rows past the walls are not copied)"
+    if any(periodic) and _uses_coordinates(problem):
+        return "a periodic axis 0 with coordinates (rows past the walls have other positions)"
+    if problem.ndim == 1 and _calls_functions(problem):
+        # in 1-D a tile cuts the vectorised loop elsewhere than a full sweep, and glibc's vector
+        # maths can differ from its scalar functions in the last bit
+        return "a 1-D right-hand side calling maths functions"
+    return None
+
+
+def _uses_coordinates(problem: Problem) -> bool:
+    from .symbolic import _bc_symbols
+    return bool((set().union(*[e.free_symbols for e in problem.rhs]) | _bc_symbols(problem.bc_of))
+                & set(COORDINATES))
+
+
+def _calls_functions(problem: Problem) -> bool:
+    """Whether the rhs calls a maths function or raises to a non-integer power."""
+    for e in problem.rhs:
+        for node in sp.preorder_traversal(e):
+            if isinstance(node, sp.Function) and not isinstance(node, sp.core.function.AppliedUndef) \
+                    and type(node).__module__.startswith("sympy"):
+                return True
+            if isinstance(node, sp.Pow) and not node.exp.is_Integer:
+                return True
+    return False

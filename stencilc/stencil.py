@@ -61,11 +61,12 @@ class Stencil:
     """
 
     def __init__(self, problem: Problem, *, backend: str, source: str, radius: int,
-                 run: Callable, from_cache: bool, build_variant: Callable | None = None):
+                 run: Callable, from_cache: bool, build_variant: Callable | None = None,
+                 tiled: bool = False):
         self._problem = problem
         self._run = run
         self._stepping = Stepping(len(problem.state), np.dtype(problem.dtype), radius, build_variant,
-                                  timed=problem.time_dependent)
+                                  timed=problem.time_dependent, tiled=tiled)
         self.backend = backend
         self.source = source
         self.radius = radius

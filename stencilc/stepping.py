@@ -7,6 +7,11 @@ Takes a `Stencil`'s checked arguments (arrays, scalars, outputs) and its lazily 
 * many steps in one call: the backend's compiled multi-step driver where it has one (no call from
   Python per step), else a loop alternating between the output and a spare kept per shape; the
   same serves a discrete map `u <- f(u)` (the "map" variant, `iterate`);
+* temporally blocked, where the backend has the driver (C) and the problem a tile kernel
+  (ir.tileable): the same many steps, `depth` at a time, each thread advancing its band of rows
+  through the `depth` levels as a wavefront whose levels stay in its cache (`tile_plan` chooses;
+  the driver's comment in templates/c/kernel.c.j2 says how). The grid is read and written once per
+  `depth` steps instead of once per step, and every value is the plain step's, to the last bit;
 * in place (`out=` the state itself): a sweep over blocks of rows. Each block is computed by the
   row-window kernel, which reads the full arrays (direct reads across the cuts, the boundary
   conditions of the full grid at its walls, a periodic axis wrapping to the other end), into a
@@ -35,6 +40,31 @@ BLOCK_BYTES = 4 << 20
 DRIVER_BLOCK_BYTES = 2 << 20
 
 
+# Temporal blocking (`tile_plan`). Grids whose state (read and written) takes fewer bytes than
+# TILE_MIN_BYTES already stay in the cache between steps and are stepped plainly. The rings of a
+# thread's levels take at most TILE_CACHE_BYTES (a share of a core's L2), the depth is at most
+# TILE_MAX_DEPTH steps, and each call of the tile kernel computes about TILE_CALL_POINTS points
+# (whole rows) of a level (benchmarks/temporal.py measures the choice).
+TILE_MIN_BYTES = 8 << 20
+TILE_CACHE_BYTES = 768 << 10
+TILE_MAX_DEPTH = 8
+TILE_CALL_POINTS = 4096
+
+
+def tile_plan(shape: tuple[int, ...], itemsize: int, nstate: int, radius: int, steps: int):
+    """(depth, slab, bands) of the temporally blocked driver for `steps` steps on this grid, or
+    None where plain steps are as good: a small grid, or rows so long that two levels' rings do
+    not fit the cache budget. `bands` 0 is one band per thread."""
+    row = int(np.prod(shape[1:], dtype=np.int64))
+    if steps < 2 or 2 * nstate * row * shape[0] * itemsize < TILE_MIN_BYTES:
+        return None
+    r = max(1, radius)
+    slab = max(1, min(shape[0], -(-TILE_CALL_POINTS // row)))
+    level = (slab + 4 * r) * row * itemsize * nstate     # one level's rings (ring and repeat)
+    depth = min(TILE_MAX_DEPTH, steps, 1 + TILE_CACHE_BYTES // level)
+    return (depth, slab, 0) if depth >= 2 else None
+
+
 def check_steps(steps) -> int:
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
@@ -53,19 +83,22 @@ class Stepping:
     calls (spares per grid shape for multi-step calls, block buffers for in-place sweeps)."""
 
     def __init__(self, nstate: int, dtype: np.dtype, radius: int,
-                 build_variant: Callable[[str], Callable] | None, timed: bool = False):
+                 build_variant: Callable[[str], Callable] | None, timed: bool = False,
+                 tiled: bool = False):
         self._nstate = nstate
         # the scalars end with the time t and the step dt: each step advances t by dt
         self._timed = timed
         self._dtype = np.dtype(dtype)
         self._radius = int(radius)
         self._build_variant = build_variant
+        self._tiled = tiled   # the backend's temporally blocked driver can run this problem
         self._variants: dict[str, Callable] = {}
         self._spares: tuple[tuple[int, ...], list[np.ndarray]] | None = None
         self._blocks: tuple[tuple[int, ...], list[list[np.ndarray]]] | None = None
 
     def variant(self, name: str) -> Callable:
-        """The compiled variant `name` ("euler", "map", "euler_window"), built on first use."""
+        """The compiled variant `name` ("euler", "map", "euler_window", "euler_tiled",
+        "map_tiled"), built on first use."""
         if name not in self._variants:
             if self._build_variant is None:
                 raise NotImplementedError("this stencil was not built with fused variants")
@@ -111,6 +144,11 @@ class Stepping:
         if steps == 0:
             for o, a in zip(outs, arrays):
                 o[...] = a
+            return
+        plan = tile_plan(tuple(shape), self._dtype.itemsize, self._nstate, self._radius, steps) \
+            if self._tiled and not (variant == "map" and self._timed) else None
+        if plan is not None:
+            self.variant(variant + "_tiled").tiled(arrays, params, outs, self.spares(shape), shape, steps, *plan)
             return
         run = self.variant(variant)
         if hasattr(run, "steps"):
