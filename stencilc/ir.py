@@ -24,9 +24,10 @@ reads across the cuts are direct, those across the grid's walls go through the b
 conditions of the full grid (periodic ones wrap to its other end), which is what sweeping a grid
 in place block by block needs. A *tile* kernel (temporal blocking, stepping.py) is a row window
 kernel whose state inputs and outputs are row buffers: its state inputs hold the grid's rows from
-`_in0` on, its outputs from `_out0` on (the input fields are whole arrays); a periodic axis 0 is
-then a halo axis whose rows are counted past the walls (the buffers hold wrapped copies), so that
-a tile never needs rows of the grid's other end.
+`_in0` on, its outputs from `_out0` on (the input fields are whole arrays). Across a periodic
+axis 0 its state reads are *unwrapped*: row -1 is read as row -1 of the buffer (which holds a copy
+of row n0 - 1 there), not as row n0 - 1, so that a tile never needs rows of the grid's other end;
+the strips and their arithmetic stay those of the full grid.
 A backend prints this IR; it never decides what a boundary means.
 """
 from __future__ import annotations
@@ -183,6 +184,7 @@ class Kernel:
     layouts: tuple[tuple[str, Layout], ...] = ()      # every input and output array's layout
     window: bool = False                              # computes rows [_row0, _row1) only
     tile: bool = False                                # a window over row buffers (_in0, _out0)
+    wrapped: bool = False                             # a tile's state reads unwrapped (periodic axis 0)
 
     def layout(self, array: str) -> Layout:
         return dict(self.layouts)[array]
@@ -285,10 +287,11 @@ def _face_value(rule: BoundaryCondition, axis: int, face: sp.Expr) -> sp.Expr:
 
 
 def _axis_map(axis: int, offset: int, lo: BoundaryCondition | None, hi: BoundaryCondition | None,
-              radius: int, tag: str, h: float = 1.0, origin: float = 0.0) -> _AxisMap:
+              radius: int, tag: str, h: float = 1.0, origin: float = 0.0, unwrap: bool = False) -> _AxisMap:
     """Unrolled ghost rules for index `i_axis + offset` under (lo, hi) on an axis of spacing `h`
     whose low face lies at `origin`, applied again while the index is outside (grids smaller than
-    the stencil); a `None` side is a halo side: an index beyond it is left as it is."""
+    the stencil); a `None` side is a halo side: an index beyond it is left as it is. `unwrap`: a
+    periodic rule leaves the index as it is too, with the wrapping map's steps and names."""
     for rule in (lo, hi):
         if rule is not None:
             rule.check(radius, h)
@@ -331,8 +334,8 @@ def _axis_map(axis: int, offset: int, lo: BoundaryCondition | None, hi: Boundary
     for step in range(steps):
         branches = []
         for side, rule, taken, depth, mirror, wrap in (
-                ("lo", lo, sp.StrictLessThan(j, 0), -j, -1 - j, j + n),
-                ("hi", hi, sp.GreaterThan(j, n), j - n + 1, 2 * n - 1 - j, j - n)):
+                ("lo", lo, sp.StrictLessThan(j, 0), -j, -1 - j, j if unwrap else j + n),
+                ("hi", hi, sp.GreaterThan(j, n), j - n + 1, 2 * n - 1 - j, j if unwrap else j - n)):
             if rule is None or taken == sp.false:
                 continue
             # the ghost layer where this branch is taken, 1 where it is not (so that a rule
@@ -342,7 +345,8 @@ def _axis_map(axis: int, offset: int, lo: BoundaryCondition | None, hi: Boundary
             branches.append((apply(rule, side, layer, mirror, wrap, f"{name}_k{side}{step}"), taken))
         # single assignment: every step reads only the previous step's values
         new_j = _bind(assigns, f"{name}_j{step}",
-                      sp.Piecewise(*[(new[0], taken) for new, taken in branches], (j, True)), is_index=True)
+                      sp.Piecewise(*[(new[0], taken) for new, taken in branches], (j, True)), is_index=True,
+                      always=unwrap)
         new_s = _bind(assigns, f"{name}_s{step}",
                       sp.Piecewise(*[(new[1], taken) for new, taken in branches], (s, True)), is_index=False)
         new_c = {part: _bind(assigns, f"{name}_c{'' if part == '1' else part}{step}",
@@ -360,9 +364,9 @@ def _number(value: float) -> sp.Expr:
     return sp.Integer(0) if value == 0 else sp.Float(value, 17)
 
 
-def _bind(assigns: list[Assign], name: str, value: sp.Expr, is_index: bool) -> sp.Expr:
-    """A new symbol assigned `value`, or `value` itself when it is already an atom."""
-    if value.is_Atom:
+def _bind(assigns: list[Assign], name: str, value: sp.Expr, is_index: bool, always: bool = False) -> sp.Expr:
+    """A new symbol assigned `value`, or (unless `always`) `value` itself when it is already an atom."""
+    if value.is_Atom and not always:
         return value
     target = sp.Symbol(name, integer=True) if is_index else sp.Symbol(name)
     assigns.append(Assign(target, value, is_index=is_index))
@@ -413,19 +417,17 @@ def _split_strips(boxes, ext, sides):
                 yield f"{name}_{part}", bounds[:last] + (span,), False, direct
 
 
-def _in_window(bounds, unbounded: bool = False):
-    """`bounds` with axis 0 cut to the row window [_row0, _row1) (`unbounded`: a halo axis 0 whose
-    rows run past the grid, the window itself)."""
+def _in_window(bounds):
+    """`bounds` with axis 0 cut to the row window [_row0, _row1)."""
     (start, stop), rest = bounds[0], bounds[1:]
-    if unbounded:
-        return ((ROW_START, ROW_STOP),) + tuple(rest)
     return ((IntMax(start, ROW_START), IntMin(stop, ROW_STOP)),) + tuple(rest)
 
 
 def _mapped(expr: sp.Expr, bc_of, radius: int, spacing, setup: list[list[Assign]], cache: dict,
-            direct: int | None = None, origin=None) -> sp.Expr:
+            direct: int | None = None, origin=None, unwrapped=frozenset()) -> sp.Expr:
     """Replace every `Access` by its ghost-rule-mapped read (axis by axis, axis 0 first); along
-    axis `direct` every read is known to be inside the grid and is taken as it is."""
+    axis `direct` every read is known to be inside the grid and is taken as it is; the fields in
+    `unwrapped` are read unwrapped across a periodic axis 0 (`_axis_map`)."""
     origin = origin or (0.0,) * len(spacing)
     repl = {}
     for acc in sorted(expr.atoms(Access), key=sp.default_sort_key):  # a set: fix the order
@@ -439,11 +441,13 @@ def _mapped(expr: sp.Expr, bc_of, radius: int, spacing, setup: list[list[Assign]
                 per_axis.append(cache[key])
                 continue
             lo, hi = bc_of[acc.field][a]
-            key = (a, o, lo, hi)
+            unwrap = a == 0 and acc.field in unwrapped
+            key = (a, o, lo, hi, unwrap)
             if key not in cache:
                 tags = cache.setdefault(("tags", a), {})
-                tag = tags.setdefault((lo, hi), f"b{len(tags)}_")
-                cache[key] = _axis_map(a, o, lo, hi, radius, tag, h=spacing[a], origin=origin[a])
+                tag = tags.setdefault((lo, hi, unwrap), f"b{len(tags)}_")
+                cache[key] = _axis_map(a, o, lo, hi, radius, tag, h=spacing[a], origin=origin[a],
+                                       unwrap=unwrap)
                 setup[a].extend(cache[key].assigns)
             per_axis.append(cache[key])
         value: sp.Expr = MappedAccess(acc.args[0], *[m.index for m in per_axis])
@@ -518,9 +522,8 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
         if reason:
             raise ValueError(f"no tile kernel: {reason}")
         window = True
-        wrapped = _periodic_axis0(problem)
-        if wrapped:   # rows counted past the walls: no ghost rule along axis 0
-            sides = ((HALO, HALO),) + sides[1:]
+    # a tile's state rows past a periodic wall are in its buffers
+    unwrapped = frozenset(problem.state) if tile and _periodic_axis0(problem) else frozenset()
     # a halo side has no ghost rule: reads beyond it are taken from the padding as they are
     bc_of = {f: tuple((lo if s[0] == PHYSICAL else None, hi if s[1] == PHYSICAL else None)
                       for (lo, hi), s in zip(axes, sides))
@@ -546,44 +549,34 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
             values = list(exprs)
         else:
             values = [_mapped(e, bc_of, radius, problem.spacing, setup, cache,
-                              direct=last if vector else None, origin=problem.origin)
+                              direct=last if vector else None, origin=problem.origin,
+                              unwrapped=unwrapped)
                       for e in exprs]
-        regions.append(Region(name=rname, bounds=_in_window(bounds, tile and wrapped) if window else bounds,
+        regions.append(Region(name=rname, bounds=_in_window(bounds) if window else bounds,
                               setup=tuple(tuple(s) for s in setup), body=(),
                               stores=tuple(Store(o, v) for o, v in zip(outputs, values)),
                               interior=interior, vector=vector))
     return Kernel(name=name, ndim=ndim, dtype=problem.dtype, state=problem.state,
                   fields=problem.fields, params=problem.params, outputs=outputs, extents=ext,
                   regions=tuple(regions), sides=sides, layouts=layouts, window=window, tile=tile,
+                  wrapped=bool(unwrapped),
                   runtime=(TIME.name,) if problem.time_dependent else (),
                   origin=problem.origin or (0.0,) * ndim, spacing=problem.spacing)
 
 
 def _periodic_axis0(problem: Problem) -> bool:
-    return any(lo.periodic for axes in problem.bc_of.values() for lo, _ in axes[:1])
+    """Whether axis 0 is periodic for the state (for all state fields alike, symbolic.py checks)."""
+    return any(problem.bc_of[s][0][0].periodic for s in problem.state)
 
 
 def tileable(problem: Problem) -> str | None:
     """None when `problem` has a tile kernel (temporal blocking computes the same values as plain
     steps, to the last bit), else why not."""
-    periodic = [lo.periodic for axes in problem.bc_of.values() for lo, _ in axes[:1]]
-    if any(periodic) and not all(periodic):
-        return "axis 0 is periodic for some fields only"
-    if any(periodic) and problem.fields:
-        return "a periodic axis 0 with input fields (their rows past the walls are not copied)"
-    if any(periodic) and _uses_coordinates(problem):
-        return "a periodic axis 0 with coordinates (rows past the walls have other positions)"
     if problem.ndim == 1 and _calls_functions(problem):
         # in 1-D a tile cuts the vectorised loop elsewhere than a full sweep, and glibc's vector
         # maths can differ from its scalar functions in the last bit
         return "a 1-D right-hand side calling maths functions"
     return None
-
-
-def _uses_coordinates(problem: Problem) -> bool:
-    from .symbolic import _bc_symbols
-    return bool((set().union(*[e.free_symbols for e in problem.rhs]) | _bc_symbols(problem.bc_of))
-                & set(COORDINATES))
 
 
 def _calls_functions(problem: Problem) -> bool:

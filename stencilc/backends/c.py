@@ -138,7 +138,7 @@ def _tiled_arguments(kernel: Kernel) -> list[str]:
 def _tiled_driver(kernel: Kernel) -> dict:
     rename = {s: f"_in_{s}" for s in kernel.state}
     rename.update({o: f"_out_{s}" for s, o in zip(kernel.state, kernel.outputs)})
-    rename.update({"_row0": "_p", "_row1": "_q", "_in0": "_in_row", "_out0": "_out_row"})
+    rename.update({"_row0": "_p - _shift", "_row1": "_q - _shift", "_in0": "_in_row", "_out0": "_out_row"})
     if "t" in kernel.runtime:   # the same expression as the plain driver's, so the same value
         rename["t"] = f"t + ({CTYPE[kernel.real_dtype]})_step * _dt"
     return {"arguments": [a.replace(" restrict", "") if a.startswith("const int64_t") else a
@@ -147,7 +147,7 @@ def _tiled_driver(kernel: Kernel) -> dict:
             "state": [{"name": s, "out": o} for s, o in zip(kernel.state, kernel.outputs)],
             "row": " * ".join([f"n{a}" for a in range(1, kernel.ndim)]) or "1",
             "radius": max([1] + list(kernel.extents[0])),
-            "wrap": kernel.sides[0] == ("halo", "halo")}
+            "wrap": kernel.wrapped}
 
 
 def signature(kernel: Kernel) -> str:
