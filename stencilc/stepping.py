@@ -42,19 +42,21 @@ DRIVER_BLOCK_BYTES = 2 << 20
 
 # Temporal blocking (`tile_plan`). Grids whose state (read and written) takes fewer bytes than
 # TILE_MIN_BYTES already stay in the cache between steps and are stepped plainly. The rings of a
-# thread's levels take at most TILE_CACHE_BYTES (a share of a core's L2), the depth is at most
-# TILE_MAX_DEPTH steps, and each call of the tile kernel computes about TILE_CALL_POINTS points
-# (whole rows) of a level (benchmarks/temporal.py measures the choice).
+# thread's levels take at most TILE_CACHE_BYTES (they live in the L2 and L3 caches: measured on a
+# 4096^2 heat grid, deeper sweeps in L3 beat shallower ones in L2), a sweep is at most
+# TILE_MAX_DEPTH steps deep, and each call of the tile kernel computes about TILE_CALL_POINTS
+# points (whole rows) of a level; benchmarks/temporal.py measures the choice.
 TILE_MIN_BYTES = 8 << 20
-TILE_CACHE_BYTES = 768 << 10
-TILE_MAX_DEPTH = 8
-TILE_CALL_POINTS = 4096
+TILE_CACHE_BYTES = 4 << 20
+TILE_MAX_DEPTH = 16
+TILE_CALL_POINTS = 32768
 
 
 def tile_plan(shape: tuple[int, ...], itemsize: int, nstate: int, radius: int, steps: int):
     """(depth, slab, bands) of the temporally blocked driver for `steps` steps on this grid, or
     None where plain steps are as good: a small grid, or rows so long that two levels' rings do
-    not fit the cache budget. `bands` 0 is one band per thread."""
+    not fit the cache budget. The steps are split into sweeps of equal depth (the last may be
+    shallower); `bands` 0 is one band per thread."""
     row = int(np.prod(shape[1:], dtype=np.int64))
     if steps < 2 or 2 * nstate * row * shape[0] * itemsize < TILE_MIN_BYTES:
         return None
@@ -62,7 +64,10 @@ def tile_plan(shape: tuple[int, ...], itemsize: int, nstate: int, radius: int, s
     slab = max(1, min(shape[0], -(-TILE_CALL_POINTS // row)))
     level = (slab + 4 * r) * row * itemsize * nstate     # one level's rings (ring and repeat)
     depth = min(TILE_MAX_DEPTH, steps, 1 + TILE_CACHE_BYTES // level)
-    return (depth, slab, 0) if depth >= 2 else None
+    if depth < 2:
+        return None
+    sweeps = -(-steps // depth)
+    return -(-steps // sweeps), slab, 0
 
 
 def check_steps(steps) -> int:
