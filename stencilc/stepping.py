@@ -110,6 +110,11 @@ class Stepping:
             self._variants[name] = self._build_variant(name)
         return self._variants[name]
 
+    def blocks(self, shape: tuple[int, ...]) -> bool:
+        """Whether multi-step calls of a sweep's depth on this grid run temporally blocked."""
+        return self._tiled and tile_plan(shape, self._dtype.itemsize, self._nstate, self._radius,
+                                         TILE_MAX_DEPTH) is not None
+
     def spares(self, shape: tuple[int, ...]) -> list[np.ndarray]:
         """One work array per state field, kept between calls of the same shape."""
         if self._spares is None or self._spares[0] != shape:
