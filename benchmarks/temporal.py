@@ -56,7 +56,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     a = rng.uniform(0, 1, (n, n))
     out, spare = np.empty_like(a), [np.empty_like(a)]
-    plan = stepping.tile_plan(a.shape, a.itemsize, 1, k.radius, steps)
+    plan = stepping.tile_plan(a.shape, a.itemsize, 1, k.radius, steps, k._stepping._cut)
     plain_run = k._stepping.variant("euler")
 
     def blocked():

@@ -21,7 +21,7 @@ from . import cache as _cache
 from .backends import TARGETS, target as _target
 from .describe import describe
 from .errors import StencilError
-from .ir import Kernel, bind_positions, build_kernel, tileable
+from .ir import Kernel, bind_positions, build_kernel, columns_cuttable, tileable
 from .passes import eliminate_common_subexpressions, fuse_euler, reuse_fluxes
 from .stencil import Stencil
 from .symbolic import Problem, check_problem
@@ -219,7 +219,7 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
     run, source, radius, from_cache = _build(problem, backend, cache)
     tiled = _target(backend).BACKEND.tiled_driver and tileable(problem) is None
     return Stencil(problem, backend=backend, source=source, radius=radius, run=run,
-                   from_cache=from_cache, tiled=tiled,
+                   from_cache=from_cache, tiled=tiled, cut=tiled and columns_cuttable(problem) is None,
                    build_variant=lambda variant: _build(problem, backend, cache, variant)[0])
 
 

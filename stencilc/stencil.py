@@ -62,11 +62,11 @@ class Stencil:
 
     def __init__(self, problem: Problem, *, backend: str, source: str, radius: int,
                  run: Callable, from_cache: bool, build_variant: Callable | None = None,
-                 tiled: bool = False):
+                 tiled: bool = False, cut: bool = False):
         self._problem = problem
         self._run = run
         self._stepping = Stepping(len(problem.state), np.dtype(problem.dtype), radius, build_variant,
-                                  timed=problem.time_dependent, tiled=tiled)
+                                  timed=problem.time_dependent, tiled=tiled, cut=cut)
         self.backend = backend
         self.source = source
         self.radius = radius

@@ -41,33 +41,44 @@ DRIVER_BLOCK_BYTES = 2 << 20
 
 
 # Temporal blocking (`tile_plan`). Grids whose state (read and written) takes fewer bytes than
-# TILE_MIN_BYTES already stay in the cache between steps and are stepped plainly. The rings of a
-# thread's levels take at most TILE_CACHE_BYTES (they live in the L2 and L3 caches: measured on a
-# 4096^2 heat grid, deeper sweeps in L3 beat shallower ones in L2), a sweep is at most
-# TILE_MAX_DEPTH steps deep, and each call of the tile kernel computes about TILE_CALL_POINTS
-# points (whole rows) of a level; benchmarks/temporal.py measures the choice.
+# TILE_MIN_BYTES already stay in the cache between steps and are stepped plainly. A sweep is at
+# most TILE_MAX_DEPTH steps deep, and each call of the tile kernel computes TILE_SLAB_ROWS rows of
+# a level (more where rows are short: about TILE_CALL_POINTS points). Where the problem allows it
+# (ir.columns_cuttable), tiles are also cut along the last axis, TILE_COLUMNS wide, so that a
+# thread's rings take at most TILE_CACHE_BYTES (its share of a core's L2); tiles of full rows
+# take at most TILE_WIDE_CACHE_BYTES (L2 and L3: on a 4096^2 heat grid, deeper sweeps in L3 were
+# measured faster than shallow ones in L2). benchmarks/temporal.py measures the choice.
 TILE_MIN_BYTES = 8 << 20
-TILE_CACHE_BYTES = 4 << 20
 TILE_MAX_DEPTH = 16
-TILE_CALL_POINTS = 32768
+TILE_SLAB_ROWS = 8
+TILE_CALL_POINTS = 4096
+TILE_COLUMNS = 512
+TILE_CACHE_BYTES = 768 << 10
+TILE_WIDE_CACHE_BYTES = 4 << 20
 
 
-def tile_plan(shape: tuple[int, ...], itemsize: int, nstate: int, radius: int, steps: int):
-    """(depth, slab, bands) of the temporally blocked driver for `steps` steps on this grid, or
-    None where plain steps are as good: a small grid, or rows so long that two levels' rings do
-    not fit the cache budget. The steps are split into sweeps of equal depth (the last may be
-    shallower); `bands` 0 is one band per thread."""
+def tile_plan(shape: tuple[int, ...], itemsize: int, nstate: int, radius: int, steps: int,
+              cut: bool = False):
+    """(depth, slab, bands, cols) of the temporally blocked driver for `steps` steps on this grid,
+    or None where plain steps are as good: a small grid, or rows so long that two levels' rings do
+    not fit the cache budget. `cut`: tiles may be cut along the last axis (`cols` columns; 0 is
+    full rows). The steps are split into sweeps of equal depth (the last may be shallower);
+    `bands` 0 is one band per thread."""
     row = int(np.prod(shape[1:], dtype=np.int64))
     if steps < 2 or 2 * nstate * row * shape[0] * itemsize < TILE_MIN_BYTES:
         return None
     r = max(1, radius)
-    slab = max(1, min(shape[0], -(-TILE_CALL_POINTS // row)))
+    cols = TILE_COLUMNS if cut and len(shape) > 1 and shape[-1] >= 2 * TILE_COLUMNS else 0
+    if cols:
+        row = row // shape[-1] * (cols + 2 * TILE_MAX_DEPTH * r)
+    slab = max(1, min(shape[0], max(TILE_SLAB_ROWS, -(-TILE_CALL_POINTS // row))))
     level = (slab + 4 * r) * row * itemsize * nstate     # one level's rings (ring and repeat)
-    depth = min(TILE_MAX_DEPTH, steps, 1 + TILE_CACHE_BYTES // level)
+    rings = (TILE_CACHE_BYTES if cols else TILE_WIDE_CACHE_BYTES) // level
+    depth = min(TILE_MAX_DEPTH, steps, rings - 1 if cols else rings + 1)
     if depth < 2:
         return None
     sweeps = -(-steps // depth)
-    return -(-steps // sweeps), slab, 0
+    return -(-steps // sweeps), slab, 0, cols
 
 
 def check_steps(steps) -> int:
@@ -89,7 +100,7 @@ class Stepping:
 
     def __init__(self, nstate: int, dtype: np.dtype, radius: int,
                  build_variant: Callable[[str], Callable] | None, timed: bool = False,
-                 tiled: bool = False):
+                 tiled: bool = False, cut: bool = False):
         self._nstate = nstate
         # the scalars end with the time t and the step dt: each step advances t by dt
         self._timed = timed
@@ -97,6 +108,7 @@ class Stepping:
         self._radius = int(radius)
         self._build_variant = build_variant
         self._tiled = tiled   # the backend's temporally blocked driver can run this problem
+        self._cut = cut       # ... with tiles cut along the last axis too
         self._variants: dict[str, Callable] = {}
         self._spares: tuple[tuple[int, ...], list[np.ndarray]] | None = None
         self._blocks: tuple[tuple[int, ...], list[list[np.ndarray]]] | None = None
@@ -113,7 +125,7 @@ class Stepping:
     def blocks(self, shape: tuple[int, ...]) -> bool:
         """Whether multi-step calls of a sweep's depth on this grid run temporally blocked."""
         return self._tiled and tile_plan(shape, self._dtype.itemsize, self._nstate, self._radius,
-                                         TILE_MAX_DEPTH) is not None
+                                         TILE_MAX_DEPTH, self._cut) is not None
 
     def spares(self, shape: tuple[int, ...]) -> list[np.ndarray]:
         """One work array per state field, kept between calls of the same shape."""
@@ -155,7 +167,7 @@ class Stepping:
             for o, a in zip(outs, arrays):
                 o[...] = a
             return
-        plan = tile_plan(tuple(shape), self._dtype.itemsize, self._nstate, self._radius, steps) \
+        plan = tile_plan(tuple(shape), self._dtype.itemsize, self._nstate, self._radius, steps, self._cut) \
             if self._tiled and not (variant == "map" and self._timed) else None
         if plan is not None:
             self.variant(variant + "_tiled").tiled(arrays, params, outs, self.spares(shape), shape, steps, *plan)

@@ -23,8 +23,9 @@ from stencilc.symbolic import check_problem
 pytestmark = pytest.mark.skipif(not any(c and shutil.which(c) for c in (os.environ.get("CC"), "cc", "gcc")),
                                 reason="no C compiler")
 
-# (depth, rows per call, bands): 0 bands is one per thread
-PLANS = [(2, 1, 1), (3, 1, 2), (4, 2, 3), (5, 3, 1), (8, 1, 4), (3, 7, 0)]
+# (depth, rows per call, bands, columns per tile): 0 bands is one per thread, 0 columns full rows
+# (the only choice where a problem's tiles may not be cut along the last axis)
+PLANS = [(2, 1, 1, 0), (3, 1, 2, 5), (4, 2, 3, 4), (5, 3, 1, 7), (8, 1, 4, 3), (3, 7, 0, 0), (6, 2, 2, 1)]
 
 u, v, w = sc.fields("u v w")
 g, a = sp.symbols("g a")
@@ -37,10 +38,14 @@ def forced(monkeypatch):
     class Forced:
         plan = None
         calls = 0
+        cut = None
 
-    def plan(shape, itemsize, nstate, radius, steps):
+    def plan(shape, itemsize, nstate, radius, steps, cut=False):
         Forced.calls += 1
-        return Forced.plan if steps >= 2 else None
+        Forced.cut = cut
+        if Forced.plan is None or steps < 2:
+            return None
+        return Forced.plan[:3] + (Forced.plan[3] if cut else 0,)
     monkeypatch.setattr(stepping, "tile_plan", plan)
     return Forced
 
@@ -56,7 +61,9 @@ def _loop(k, state, dt, steps, t0=None, **inputs):
     return cur
 
 
-def _check(k, state, dt, steps, forced, t0=None, **inputs):
+def _check(k, state, dt, steps, forced, t0=None, cut=None, **inputs):
+    """The blocked steps under every plan against the oracle; `cut`: whether the problem's tiles
+    must (True) or must not (False) be cut along the last axis."""
     want = _loop(k, state, dt, steps, t0, **inputs)
     extra = {} if t0 is None else {"t": t0}
     for plan in PLANS:
@@ -64,6 +71,7 @@ def _check(k, state, dt, steps, forced, t0=None, **inputs):
         got = k.euler_steps(*state, dt=dt, steps=steps, **extra, **inputs)
         got = list(got) if isinstance(got, tuple) else [got]
         assert forced.calls > before
+        assert cut is None or forced.cut == cut
         for s, gw, ww in zip(k.state, got, want):
             assert gw.dtype == ww.dtype
             bad = np.argwhere(gw != ww)
@@ -85,7 +93,7 @@ def _rng_state(shape, count=1, dtype="float64", seed=0):
 @pytest.mark.parametrize("shape", [(37, 23), (2, 9), (1, 5), (13, 64), (60, 3)])
 def test_heat_neumann_2d(shape, forced):
     k = sc.compile_stencil(sc.laplace(u), bc="neumann")
-    want = _check(k, _rng_state(shape), 0.2, 11, forced)
+    want = _check(k, _rng_state(shape), 0.2, 11, forced, cut=True)
     # the NumPy backend's steps, within round-off
     kn = sc.compile_stencil(sc.laplace(u), bc="neumann", backend="numpy")
     ref = _rng_state(shape)[0]
@@ -120,11 +128,12 @@ def test_periodic_with_input_field_and_coordinates(forced):
     _check(k, [uu], 0.1, 9, forced, w=ww)
 
 
-def test_gray_scott_two_fields(forced):
+@pytest.mark.parametrize("bc", ["periodic", "neumann"])
+def test_gray_scott_two_fields(bc, forced):
     F, kk = sp.symbols("F kappa")
     rhs = {u: 2e-5 * sc.laplace(u) - u * v ** 2 + F * (1 - u), v: 1e-5 * sc.laplace(v) + u * v ** 2 - (F + kk) * v}
-    k = sc.compile_stencil(rhs, bc="periodic", spacing=0.01)
-    _check(k, _rng_state((41, 27), 2), 0.5, 13, forced, F=0.04, kappa=0.06)
+    k = sc.compile_stencil(rhs, bc=bc, spacing=0.01)
+    _check(k, _rng_state((41, 27), 2), 0.5, 13, forced, cut=bc == "neumann", F=0.04, kappa=0.06)
 
 
 def test_kuramoto_with_input_field(forced):
@@ -133,7 +142,7 @@ def test_kuramoto_with_input_field(forced):
     K = sp.Symbol("K")
     k = sc.compile_stencil(omega + K * sc.div(sp.sin(sc.grad(theta))), state=theta, bc="neumann")
     th, om = _rng_state((45, 71), 2, seed=3)
-    _check(k, [6.3 * th], 0.05, 10, forced, omega=om, K=2.0)
+    _check(k, [6.3 * th], 0.05, 10, forced, cut=False, omega=om, K=2.0)
 
 
 def test_radius_two_and_three_d(forced):
@@ -202,43 +211,17 @@ def test_what_falls_back():
 
 
 def test_automatic_plan():
-    """Large grids get a plan whose rings fit the cache budget; small ones, one step, or rows too
-    long for two levels' rings run plainly."""
-    plan = stepping.tile_plan((4096, 4096), 8, 1, 1, 16)
-    assert plan is not None
-    depth, slab, bands = plan
-    assert 2 <= depth <= stepping.TILE_MAX_DEPTH and bands == 0
-    assert (depth - 1) * (slab + 4) * 4096 * 8 <= stepping.TILE_CACHE_BYTES
+    """Large grids get a plan whose rings fit the cache budget (cut along the last axis where the
+    problem allows it); small ones, one step, or rows too long for two levels' rings run plainly."""
+    depth, slab, bands, cols = stepping.tile_plan((4096, 4096), 8, 1, 1, 16)
+    assert 2 <= depth <= stepping.TILE_MAX_DEPTH and bands == 0 and cols == 0
+    assert (depth - 1) * (slab + 4) * 4096 * 8 <= stepping.TILE_WIDE_CACHE_BYTES
+    depth, slab, bands, cols = stepping.tile_plan((4096, 4096), 8, 1, 1, 16, cut=True)
+    width = cols + 2 * stepping.TILE_MAX_DEPTH
+    assert cols == stepping.TILE_COLUMNS and 2 <= depth
+    assert (depth + 1) * (slab + 4) * width * 8 <= stepping.TILE_CACHE_BYTES
     assert stepping.tile_plan((4096, 4096), 8, 1, 1, 1) is None
     assert stepping.tile_plan((3, 4096, 4096), 8, 1, 1, 16) is None
     assert stepping.tile_plan((64, 64), 8, 1, 1, 16) is None
     assert stepping.tile_plan((4096, 4096), 8, 1, 1, 3)[0] <= 3
-
-
-def test_integrate_and_iterate_batch_large_blocked_grids(monkeypatch):
-    """On grids above the small-grid batch size, integrate's Euler and iterate still hand their
-    stretches to the compiled driver when it is temporally blocked, and build it before the clock."""
-    import importlib
-    integ = importlib.import_module("stencilc.integrate")   # the module (the package exports the function)
-    monkeypatch.setattr(integ, "_BATCH_MAX_POINTS", 16)
-    k = sc.compile_stencil(sc.laplace(u), bc="neumann")
-    u0 = _rng_state((24, 20))[0]
-    want = _loop(k, [u0], 0.1, 12)[0]
-    monkeypatch.setattr(stepping, "TILE_MIN_BYTES", 1 << 40)      # not blocked: one step at a time
-    calls = []
-    real = k._stepping.steps
-    monkeypatch.setattr(k._stepping, "steps", lambda *a, **kw: (calls.append(a[4]), real(*a, **kw)))
-    sol = sc.integrate(k, u0, t_end=1.2, dt=0.1, method="euler")
-    assert calls == [] and "euler_tiled" not in k._stepping._variants
-    np.testing.assert_array_equal(sol.final, want)
-    monkeypatch.setattr(stepping, "TILE_MIN_BYTES", 0)
-    sol = sc.integrate(k, u0, t_end=1.2, dt=0.1, method="euler")
-    assert calls and sum(calls) > 1 and "euler_tiled" in k._stepping._variants
-    np.testing.assert_array_equal(sol.final, want)
-    km = sc.compile_stencil(0.5 * u + 0.1 * sc.laplace(u), bc="periodic")
-    sol = sc.iterate(km, u0, steps=9)
-    assert "map_tiled" in km._stepping._variants
-    ref = u0.copy()
-    for _ in range(9):
-        ref = km(ref)
-    np.testing.assert_array_equal(sol.final, ref)
+    assert stepping.tile_plan((4096, 4096), 8, 1, 1, 17)[0] == 9      # 17 steps: sweeps of 9 and 8

@@ -126,26 +126,29 @@ def _in_place_driver(kernel: Kernel) -> dict:
 def _tiled_arguments(kernel: Kernel) -> list[str]:
     """The temporally blocked driver's parameters: the tile kernel's arrays and scalars, a spare
     array per state field, the grid sizes, the steps, and the sweep's depth, the rows per call
-    (slab) and the bands (stepping.tile_plan)."""
+    (slab), the bands and the columns per tile (stepping.tile_plan)."""
     ct = CTYPE[kernel.dtype]
     args = c_declarations(kernel, " restrict")
     at = len(args) - len(kernel.index_arguments)
     spares = [f"{ct} *restrict _spare_{s}" for s in kernel.state]
     sizes = [f"const int64_t n{a}" for a in range(kernel.ndim)]
-    return args[:at] + spares + sizes + [f"const int64_t {n}" for n in ("steps", "depth", "slab", "bands")]
+    return args[:at] + spares + sizes + [f"const int64_t {n}" for n in ("steps", "depth", "slab", "bands", "cols")]
 
 
 def _tiled_driver(kernel: Kernel) -> dict:
     rename = {s: f"_in_{s}" for s in kernel.state}
     rename.update({o: f"_out_{s}" for s, o in zip(kernel.state, kernel.outputs)})
     rename.update({"_row0": "_p - _shift", "_row1": "_q - _shift", "_in0": "_in_row", "_out0": "_out_row"})
+    if kernel.ndim > 1:
+        rename[f"n{kernel.ndim - 1}"] = "_wc"   # a cut tile is a grid of its own width
     if "t" in kernel.runtime:   # the same expression as the plain driver's, so the same value
         rename["t"] = f"t + ({CTYPE[kernel.real_dtype]})_step * _dt"
     return {"arguments": [a.replace(" restrict", "") if a.startswith("const int64_t") else a
                           for a in _tiled_arguments(kernel)],
             "call": c_call_names(kernel, rename),
             "state": [{"name": s, "out": o} for s, o in zip(kernel.state, kernel.outputs)],
-            "row": " * ".join([f"n{a}" for a in range(1, kernel.ndim)]) or "1",
+            "last": f"n{kernel.ndim - 1}" if kernel.ndim > 1 else "1",
+            "outer": " * ".join([f"n{a}" for a in range(1, kernel.ndim - 1)]) or "1",
             "radius": max([1] + list(kernel.extents[0])),
             "wrap": kernel.wrapped}
 
@@ -309,10 +312,10 @@ def load(directory: Path, meta: dict):
     def in_place(arrays, params, buffers, shape, rows, _lib=lib):
         fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *parts(params),
                *[cast(ptr, b.ctypes.data) for per_buffer in buffers for b in per_buffer], *shape, rows)
-    def tiled(arrays, params, outputs, spares, shape, count, depth, slab, bands, _lib=lib):
+    def tiled(arrays, params, outputs, spares, shape, count, depth, slab, bands, cols, _lib=lib):
         fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *parts(params),
                *[cast(ptr, o.ctypes.data) for o in outputs],
-               *[cast(ptr, o.ctypes.data) for o in spares], *shape, count, depth, slab, bands)
+               *[cast(ptr, o.ctypes.data) for o in spares], *shape, count, depth, slab, bands, cols)
     if "steps_signature" in meta:
         run.steps = steps
     if "tiled_signature" in meta:
