@@ -43,14 +43,18 @@ DRIVER_BLOCK_BYTES = 2 << 20
 # Temporal blocking (`tile_plan`). Grids whose state (read and written) takes fewer bytes than
 # TILE_MIN_BYTES already stay in the cache between steps and are stepped plainly. A sweep is at
 # most TILE_MAX_DEPTH steps deep, and each call of the tile kernel computes TILE_SLAB_ROWS rows of
-# a level (more where rows are short: about TILE_CALL_POINTS points). Where the problem allows it
-# (ir.columns_cuttable), tiles are also cut along the last axis, TILE_COLUMNS wide, so that a
-# thread's rings take at most TILE_CACHE_BYTES (its share of a core's L2); tiles of full rows
-# take at most TILE_WIDE_CACHE_BYTES (L2 and L3: on a 4096^2 heat grid, deeper sweeps in L3 were
-# measured faster than shallow ones in L2). benchmarks/temporal.py measures the choice.
+# a level (fewer where rows are long: about TILE_SLAB_POINTS points, at least one row; more where
+# they are short: at least TILE_CALL_POINTS points). Tiles of full rows keep a
+# thread's rings within TILE_WIDE_CACHE_BYTES (L2 and L3: on a 4096^2 heat grid deeper sweeps in
+# L3 were measured faster than shallow ones in L2, and than tiles cut to fit the L2); where rows
+# are so long that this leaves a sweep half as deep as cutting would, and the problem allows it
+# (ir.columns_cuttable), tiles are cut along the last axis, TILE_COLUMNS wide, with rings within
+# TILE_CACHE_BYTES (a 1024 x 16384 grid: 0.89x a copy per step cut, 1.03x in full rows).
+# benchmarks/temporal.py measures the choice.
 TILE_MIN_BYTES = 8 << 20
 TILE_MAX_DEPTH = 16
 TILE_SLAB_ROWS = 8
+TILE_SLAB_POINTS = 32768
 TILE_CALL_POINTS = 4096
 TILE_COLUMNS = 512
 TILE_CACHE_BYTES = 768 << 10
@@ -68,13 +72,21 @@ def tile_plan(shape: tuple[int, ...], itemsize: int, nstate: int, radius: int, s
     if steps < 2 or 2 * nstate * row * shape[0] * itemsize < TILE_MIN_BYTES:
         return None
     r = max(1, radius)
-    cols = TILE_COLUMNS if cut and len(shape) > 1 and shape[-1] >= 2 * TILE_COLUMNS else 0
-    if cols:
-        row = row // shape[-1] * (cols + 2 * TILE_MAX_DEPTH * r)
-    slab = max(1, min(shape[0], max(TILE_SLAB_ROWS, -(-TILE_CALL_POINTS // row))))
-    level = (slab + 4 * r) * row * itemsize * nstate     # one level's rings (ring and repeat)
-    rings = (TILE_CACHE_BYTES if cols else TILE_WIDE_CACHE_BYTES) // level
-    depth = min(TILE_MAX_DEPTH, steps, rings - 1 if cols else rings + 1)
+
+    def plan(points: int, budget: int, spare_levels: int):
+        """(depth, slab) for rings of rows of `points` points; a sweep has `spare_levels` more
+        levels than rings (its input and output levels are the arrays themselves)."""
+        slab = max(-(-TILE_CALL_POINTS // points), min(TILE_SLAB_ROWS, max(1, TILE_SLAB_POINTS // points)))
+        slab = min(shape[0], slab)
+        level = (slab + 4 * r) * points * itemsize * nstate     # one level's rings (ring and repeat)
+        return min(TILE_MAX_DEPTH, steps, budget // level + spare_levels), slab
+
+    depth, slab = plan(row, TILE_WIDE_CACHE_BYTES, 1)
+    cols = 0
+    if cut and len(shape) > 1 and shape[-1] >= 2 * TILE_COLUMNS:
+        cut_depth, cut_slab = plan(row // shape[-1] * (TILE_COLUMNS + 2 * TILE_MAX_DEPTH * r), TILE_CACHE_BYTES, -1)
+        if cut_depth >= 2 * depth:
+            depth, slab, cols = cut_depth, cut_slab, TILE_COLUMNS
     if depth < 2:
         return None
     sweeps = -(-steps // depth)

@@ -216,9 +216,10 @@ def test_automatic_plan():
     depth, slab, bands, cols = stepping.tile_plan((4096, 4096), 8, 1, 1, 16)
     assert 2 <= depth <= stepping.TILE_MAX_DEPTH and bands == 0 and cols == 0
     assert (depth - 1) * (slab + 4) * 4096 * 8 <= stepping.TILE_WIDE_CACHE_BYTES
-    depth, slab, bands, cols = stepping.tile_plan((4096, 4096), 8, 1, 1, 16, cut=True)
+    assert stepping.tile_plan((4096, 4096), 8, 1, 1, 16, cut=True)[3] == 0     # deep enough in full rows
+    depth, slab, bands, cols = stepping.tile_plan((1024, 16384), 8, 1, 1, 16, cut=True)
     width = cols + 2 * stepping.TILE_MAX_DEPTH
-    assert cols == stepping.TILE_COLUMNS and 2 <= depth
+    assert cols == stepping.TILE_COLUMNS and depth > stepping.tile_plan((1024, 16384), 8, 1, 1, 16)[0]
     assert (depth + 1) * (slab + 4) * width * 8 <= stepping.TILE_CACHE_BYTES
     assert stepping.tile_plan((4096, 4096), 8, 1, 1, 1) is None
     assert stepping.tile_plan((3, 4096, 4096), 8, 1, 1, 16) is None
