@@ -74,7 +74,7 @@ def main() -> None:
     if not np.array_equal(b, out):
         raise SystemExit("the blocked and plain drivers disagree")
     print(f"# heat, laplace, Neumann, {n}x{n} float64, {steps} steps per call; plan (depth, slab, "
-          f"bands) = {plan}; median of {args.rounds} rounds; a shared, noisy machine")
+          f"bands, cols) = {plan}; median of {args.rounds} rounds; a shared, noisy machine")
     print("\n| threads | blocked ms/step | plain ms/step | copy ms | blocked / copy | plain / copy "
           "| blocked / plain |\n|---:|---:|---:|---:|---:|---:|---:|")
     for threads in args.threads:

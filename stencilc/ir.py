@@ -572,6 +572,8 @@ def _periodic_axis0(problem: Problem) -> bool:
 def tileable(problem: Problem) -> str | None:
     """None when `problem` has a tile kernel (temporal blocking computes the same values as plain
     steps, to the last bit), else why not."""
+    if problem.fastmath:
+        return "fastmath=True (the compiler may reorder the tile kernel's arithmetic otherwise)"
     if problem.ndim == 1 and _calls_functions(problem):
         # in 1-D a tile cuts the vectorised loop elsewhere than a full sweep, and glibc's vector
         # maths can differ from its scalar functions in the last bit

@@ -204,6 +204,9 @@ def test_what_falls_back():
     assert tileable(problem(sc.laplace(u), bc="periodic")) is None
     assert tileable(problem(sc.laplace(u) + v + x * y, state=u, bc="periodic")) is None
     assert "1-D" in tileable(problem(sp.sin(u) + sc.laplace(u), ndim=1))
+    fast = check_problem(sc.laplace(u), state=None, fields=None, ndim=2, bc="neumann", dtype="float64",
+                         spacing=1.0, fastmath=True, order=2, origin=0.0)
+    assert "fastmath" in tileable(fast)
     k = sc.compile_stencil(sp.sin(u) + sc.laplace(u), ndim=1)
     assert not k._stepping._tiled
     with pytest.raises(ValueError, match="no tile kernel: a 1-D right-hand side calling maths functions"):
