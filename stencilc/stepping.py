@@ -40,8 +40,8 @@ BLOCK_BYTES = 4 << 20
 DRIVER_BLOCK_BYTES = 2 << 20
 
 
-# Temporal blocking (`tile_plan`). Grids whose state (read and written) takes fewer bytes than
-# TILE_MIN_BYTES already stay in the cache between steps and are stepped plainly. A sweep is at
+# Temporal blocking (`tile_plan`). Grids whose state, read and written (twice its size), takes
+# fewer bytes than TILE_MIN_BYTES already stay in the cache between steps and are stepped plainly. A sweep is at
 # most TILE_MAX_DEPTH steps deep, and each call of the tile kernel computes TILE_SLAB_ROWS rows of
 # a level (fewer where rows are long: about TILE_SLAB_POINTS points, at least one row; more where
 # they are short: at least TILE_CALL_POINTS points). Tiles of full rows keep a
