@@ -229,3 +229,16 @@ def test_automatic_plan():
     assert stepping.tile_plan((64, 64), 8, 1, 1, 16) is None
     assert stepping.tile_plan((4096, 4096), 8, 1, 1, 3)[0] <= 3
     assert stepping.tile_plan((4096, 4096), 8, 1, 1, 17)[0] == 9      # 17 steps: sweeps of 9 and 8
+
+
+def test_complex_schroedinger(forced):
+    """A complex128 field (i·laplace(psi) - i·V·psi, with a real input potential read as a field)
+    and a complex64 one without inputs, whose tiles may be cut."""
+    psi, V = sc.fields("psi V")
+    k = sc.compile_stencil(sp.I * sc.laplace(psi) - sp.I * V * psi, state=psi, bc="dirichlet:0",
+                           dtype="complex128")
+    rng = np.random.default_rng(7)
+    p0 = rng.uniform(-1, 1, (27, 19)) + 1j * rng.uniform(-1, 1, (27, 19))
+    _check(k, [p0], 0.05, 9, forced, cut=False, V=rng.uniform(0, 1, (27, 19)).astype(complex))
+    k64 = sc.compile_stencil(sp.I * sc.laplace(psi) + 0.5 * psi * psi, state=psi, bc="neumann", dtype="complex64")
+    _check(k64, [p0.astype(np.complex64)], np.float32(0.05), 9, forced, cut=True)
