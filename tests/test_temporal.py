@@ -242,3 +242,12 @@ def test_complex_schroedinger(forced):
     _check(k, [p0], 0.05, 9, forced, cut=False, V=rng.uniform(0, 1, (27, 19)).astype(complex))
     k64 = sc.compile_stencil(sp.I * sc.laplace(psi) + 0.5 * psi * psi, state=psi, bc="neumann", dtype="complex64")
     _check(k64, [p0.astype(np.complex64)], np.float32(0.05), 9, forced, cut=True)
+
+
+def test_unequal_reach(forced):
+    """Reach 2 along the last axis and 1 along axis 0 (and the other way round): cut tiles keep
+    halos of the last axis's reach."""
+    k = sc.compile_stencil(sc.D(sc.D(u, 1), 1) + sc.D(u, 0), order=4, bc="neumann")
+    _check(k, _rng_state((21, 26)), 0.05, 8, forced, cut=True)
+    k2 = sc.compile_stencil(sc.D(sc.D(u, 0), 0) + 0.1 * sc.D(u, 1), order=4, bc=("dirichlet:0.2", "neumann"))
+    _check(k2, _rng_state((26, 21)), 0.05, 8, forced, cut=True)

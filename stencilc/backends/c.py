@@ -150,6 +150,7 @@ def _tiled_driver(kernel: Kernel) -> dict:
             "last": f"n{kernel.ndim - 1}" if kernel.ndim > 1 else "1",
             "outer": " * ".join([f"n{a}" for a in range(1, kernel.ndim - 1)]) or "1",
             "radius": max([1] + list(kernel.extents[0])),
+            "cut_radius": max([1] + list(kernel.extents[-1])),
             "wrap": kernel.wrapped}
 
 
