@@ -252,3 +252,32 @@ def test_unequal_reach(forced):
     _check(k, _rng_state((21, 26)), 0.2, 8, forced, cut=True)
     k2 = sc.compile_stencil(sc.shift(u, (-3, 0)) - u + 0.5 * (sc.shift(u, (0, 1)) - u), bc=("dirichlet:0.2", "neumann"))
     _check(k2, _rng_state((26, 21)), 0.2, 8, forced, cut=True)
+
+
+def test_integrate_and_iterate_batch_large_blocked_grids(monkeypatch):
+    """On grids above the small-grid batch size, integrate's Euler and iterate still hand their
+    stretches to the compiled driver when it is temporally blocked, and build it before the clock."""
+    import importlib
+    integ = importlib.import_module("stencilc.integrate")   # the module (the package exports the function)
+    monkeypatch.setattr(integ, "_BATCH_MAX_POINTS", 16)
+    k = sc.compile_stencil(sc.laplace(u), bc="neumann")
+    u0 = _rng_state((24, 20))[0]
+    want = _loop(k, [u0], 0.1, 12)[0]
+    monkeypatch.setattr(stepping, "TILE_MIN_BYTES", 1 << 40)      # not blocked: one step at a time
+    calls = []
+    real = k._stepping.steps
+    monkeypatch.setattr(k._stepping, "steps", lambda *a, **kw: (calls.append(a[4]), real(*a, **kw)))
+    sol = sc.integrate(k, u0, t_end=1.2, dt=0.1, method="euler")
+    assert calls == [] and "euler_tiled" not in k._stepping._variants
+    np.testing.assert_array_equal(sol.final, want)
+    monkeypatch.setattr(stepping, "TILE_MIN_BYTES", 0)
+    sol = sc.integrate(k, u0, t_end=1.2, dt=0.1, method="euler")
+    assert calls and sum(calls) > 1 and "euler_tiled" in k._stepping._variants
+    np.testing.assert_array_equal(sol.final, want)
+    km = sc.compile_stencil(0.5 * u + 0.1 * sc.laplace(u), bc="periodic")
+    sol = sc.iterate(km, u0, steps=9)
+    assert "map_tiled" in km._stepping._variants
+    ref = u0.copy()
+    for _ in range(9):
+        ref = km(ref)
+    np.testing.assert_array_equal(sol.final, ref)
