@@ -21,7 +21,7 @@ from . import cache as _cache
 from .backends import TARGETS, target as _target
 from .describe import describe
 from .errors import StencilError
-from .ir import Kernel, bind_positions, build_kernel
+from .ir import Kernel, bind_positions, build_kernel, columns_cuttable, tileable
 from .passes import eliminate_common_subexpressions, fuse_euler, hoist_invariants, reuse_fluxes
 from .stencil import Stencil
 from .symbolic import Problem, check_problem
@@ -37,16 +37,21 @@ PASSES = {
 # the kernel variants and the passes each runs before the backend's own: "euler" is the update
 # kernel `u + dt*f(u)`, which gets the backend's multi-step driver where it has one, "map" the
 # right-hand side itself as a discrete map `u <- f(u)` (`iterate`), which gets the same driver, and
-# "euler_window" the update over a row window (ir.py), which gets its in-place driver
-VARIANTS = {"rhs": (), "euler": ("fuse_euler",), "map": (), "euler_window": ("fuse_euler",)}
+# "euler_window" the update over a row window (ir.py), which gets its in-place driver, and
+# "euler_tiled" and "map_tiled" the tile kernels (ir.py) of the two, which get the temporally
+# blocked multi-step driver (stepping.py)
+VARIANTS = {"rhs": (), "euler": ("fuse_euler",), "map": (), "euler_window": ("fuse_euler",),
+            "euler_tiled": ("fuse_euler",), "map_tiled": ()}
 WINDOWED = {"euler_window"}
-STEPPED = {"euler", "map", "euler_window"}
+TILED = {"euler_tiled", "map_tiled"}
+STEPPED = {"euler", "map", "euler_window", "euler_tiled", "map_tiled"}
 
 # A compile still running after this many seconds prints a one-line notice on stderr (a C kernel
 # takes a fraction of a second, a cold Numba one several); $STENCILC_QUIET=1 turns it off.
 NOTICE_SECONDS = 1.0
 _NOTICE_KIND = {"rhs": "kernel", "euler": "Euler-step kernel", "map": "map kernel",
-                "euler_window": "in-place Euler kernel"}
+                "euler_window": "in-place Euler kernel", "euler_tiled": "temporally blocked Euler kernel",
+                "map_tiled": "temporally blocked map kernel"}
 
 
 def _passes(backend: ModuleType, variant: str) -> tuple[str, ...]:
@@ -55,7 +60,7 @@ def _passes(backend: ModuleType, variant: str) -> tuple[str, ...]:
 
 def _kernel(problem: Problem, name: str, backend: ModuleType, variant: str = "rhs", sides=None) -> Kernel:
     kernel = build_kernel(problem, name=name, split_strips=backend.BACKEND.split_strips,
-                          window=variant in WINDOWED, sides=sides)
+                          window=variant in WINDOWED, tile=variant in TILED, sides=sides)
     for p in _passes(backend, variant):
         kernel = PASSES[p](kernel)
     # coordinates become values computed once per index, and what depends on one outer axis only
@@ -214,8 +219,9 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
     if not isinstance(cache, bool):
         raise StencilError(f"cache={cache!r} must be True or False")
     run, source, radius, from_cache = _build(problem, backend, cache)
+    tiled = _target(backend).BACKEND.tiled_driver and tileable(problem) is None
     return Stencil(problem, backend=backend, source=source, radius=radius, run=run,
-                   from_cache=from_cache,
+                   from_cache=from_cache, tiled=tiled, cut=tiled and columns_cuttable(problem) is None,
                    build_variant=lambda variant: _build(problem, backend, cache, variant)[0])
 
 

@@ -45,7 +45,9 @@ _DP_C = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
 _DP_E = (71 / 57600, 0.0, -71 / 16695, 71 / 1920, -17253 / 339200, 22 / 525, -1 / 40)
 _SAFETY, _FAC_MIN, _FAC_MAX = 0.9, 0.2, 5.0
 
-# Grids up to this many points run stretches of Euler steps in the stencil's compiled loop.
+# Grids up to this many points run stretches of Euler steps in the stencil's compiled loop, and so
+# do larger ones where that loop is temporally blocked (it then reads the grid once per sweep of
+# several steps instead of once per step).
 _BATCH_MAX_POINTS = 1 << 16
 
 # With a progress bar, batches are sized to take about _REPORT_SECONDS each (measured on the
@@ -276,7 +278,8 @@ def _choose_stepper(method, stencil, inputs, xp, u, *, rtol, atol, record_initia
     Euler goes through the stencil's fused ``u + h·f(u)`` sweep when it has one: in place when
     only the final state is kept and the grid is large (memory is then what matters), in batches
     of compiled steps on small grids when no callback needs each step (a call from Python costs
-    more than the sweep there), and otherwise one double-buffered step at a time. Every result is
+    more than the sweep there) and on large ones whose compiled steps are temporally blocked, and
+    otherwise one double-buffered step at a time. Every result is
     the same; only the cost differs.
     """
     rhs = _rhs(stencil, inputs)
@@ -288,10 +291,17 @@ def _choose_stepper(method, stencil, inputs, xp, u, *, rtol, atol, record_initia
     if fused and not record_initial and sum(x.nbytes for x in u) >= _IN_PLACE_MIN_BYTES:
         return _InPlaceEuler(stencil, inputs, u)
     single = _FusedEuler(stencil, inputs, xp, u) if fused else _Euler(rhs, xp, u)
-    if (callback is None and u[0].size <= _BATCH_MAX_POINTS
+    blocked = _temporally_blocked(stencil, u[0].shape)
+    if (callback is None and (u[0].size <= _BATCH_MAX_POINTS or blocked)
             and callable(getattr(stencil, "euler_steps", None))):
-        return _BatchedEuler(single, stencil, inputs, xp, u, progress)
+        return _BatchedEuler(single, stencil, inputs, xp, u, progress, blocked)
     return single
+
+
+def _temporally_blocked(stencil, shape) -> bool:
+    """Whether the stencil's multi-step calls on this grid are temporally blocked (stepping.py)."""
+    stepping = getattr(stencil, "_stepping", None)
+    return stepping is not None and stepping.blocks(tuple(shape))
 
 
 def _compile_kernels(stencil, kernels) -> float:
@@ -432,10 +442,9 @@ class _BatchedEuler(_Stepper):
     short so that the bar moves (see _REPORT_SECONDS).
     """
 
-    kernels = ("euler",)
-
-    def __init__(self, single, stencil, inputs, xp, u, progress):
+    def __init__(self, single, stencil, inputs, xp, u, progress, blocked=False):
         self.single, self.stencil, self.inputs, self.xp, self.u = single, stencil, inputs, xp, u
+        self.kernels = ("euler", "euler_tiled") if blocked else ("euler",)
         self.at, self.dtype = _time_keyword(stencil), u[0].real.dtype.type
         self.progress = progress
         self.most_steps = _REPORT_FIRST_STEPS if progress else sys.maxsize

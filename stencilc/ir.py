@@ -22,7 +22,12 @@ padded inputs and write unpadded outputs. A *row window* kernel computes only th
 `_row0 <= i0 < _row1` of the full grid and writes them to output blocks that start at `_row0`: the
 reads across the cuts are direct, those across the grid's walls go through the boundary
 conditions of the full grid (periodic ones wrap to its other end), which is what sweeping a grid
-in place block by block needs.
+in place block by block needs. A *tile* kernel (temporal blocking, stepping.py) is a row window
+kernel whose state inputs and outputs are row buffers: its state inputs hold the grid's rows from
+`_in0` on, its outputs from `_out0` on (the input fields are whole arrays). Across a periodic
+axis 0 its state reads are *unwrapped*: row -1 is read as row -1 of the buffer (which holds a copy
+of row n0 - 1 there), not as row n0 - 1, so that a tile never needs rows of the grid's other end;
+the strips and their arithmetic stay those of the full grid.
 A backend prints this IR; it never decides what a boundary means.
 """
 from __future__ import annotations
@@ -58,6 +63,10 @@ PHYSICAL, HALO = "physical", "halo"
 # the row window of a window kernel (runtime index arguments after the sizes)
 ROW_START = sp.Symbol("_row0", integer=True, nonnegative=True)
 ROW_STOP = sp.Symbol("_row1", integer=True, nonnegative=True)
+# the grid row of a tile kernel's first state input row and first output row (negative past a
+# periodic wall)
+TILE_IN = sp.Symbol("_in0", integer=True)
+TILE_OUT = sp.Symbol("_out0", integer=True)
 
 
 def size(axis: int) -> sp.Symbol:
@@ -177,6 +186,8 @@ class Kernel:
     spacing: tuple[float, ...] = ()                   # per axis: the cell size (coordinates)
     layouts: tuple[tuple[str, Layout], ...] = ()      # every input and output array's layout
     window: bool = False                              # computes rows [_row0, _row1) only
+    tile: bool = False                                # a window over row buffers (_in0, _out0)
+    wrapped: bool = False                             # a tile's state reads unwrapped (periodic axis 0)
 
     def layout(self, array: str) -> Layout:
         return dict(self.layouts)[array]
@@ -185,7 +196,8 @@ class Kernel:
     def index_arguments(self) -> tuple[sp.Symbol, ...]:
         """Integer arguments after the arrays and scalars: the grid sizes, then the row window."""
         sizes = tuple(size(a) for a in range(self.ndim))
-        return sizes + ((ROW_START, ROW_STOP) if self.window else ())
+        return (sizes + ((ROW_START, ROW_STOP) if self.window else ())
+                + ((TILE_IN, TILE_OUT) if self.tile else ()))
 
     @property
     def value_dtype(self) -> str:
@@ -278,10 +290,11 @@ def _face_value(rule: BoundaryCondition, axis: int, face: sp.Expr) -> sp.Expr:
 
 
 def _axis_map(axis: int, offset: int, lo: BoundaryCondition | None, hi: BoundaryCondition | None,
-              radius: int, tag: str, h: float = 1.0, origin: float = 0.0) -> _AxisMap:
+              radius: int, tag: str, h: float = 1.0, origin: float = 0.0, unwrap: bool = False) -> _AxisMap:
     """Unrolled ghost rules for index `i_axis + offset` under (lo, hi) on an axis of spacing `h`
     whose low face lies at `origin`, applied again while the index is outside (grids smaller than
-    the stencil); a `None` side is a halo side: an index beyond it is left as it is."""
+    the stencil); a `None` side is a halo side: an index beyond it is left as it is. `unwrap`: a
+    periodic rule leaves the index as it is too, with the wrapping map's steps and names."""
     for rule in (lo, hi):
         if rule is not None:
             rule.check(radius, h)
@@ -324,8 +337,8 @@ def _axis_map(axis: int, offset: int, lo: BoundaryCondition | None, hi: Boundary
     for step in range(steps):
         branches = []
         for side, rule, taken, depth, mirror, wrap in (
-                ("lo", lo, sp.StrictLessThan(j, 0), -j, -1 - j, j + n),
-                ("hi", hi, sp.GreaterThan(j, n), j - n + 1, 2 * n - 1 - j, j - n)):
+                ("lo", lo, sp.StrictLessThan(j, 0), -j, -1 - j, j if unwrap else j + n),
+                ("hi", hi, sp.GreaterThan(j, n), j - n + 1, 2 * n - 1 - j, j if unwrap else j - n)):
             if rule is None or taken == sp.false:
                 continue
             # the ghost layer where this branch is taken, 1 where it is not (so that a rule
@@ -335,7 +348,8 @@ def _axis_map(axis: int, offset: int, lo: BoundaryCondition | None, hi: Boundary
             branches.append((apply(rule, side, layer, mirror, wrap, f"{name}_k{side}{step}"), taken))
         # single assignment: every step reads only the previous step's values
         new_j = _bind(assigns, f"{name}_j{step}",
-                      sp.Piecewise(*[(new[0], taken) for new, taken in branches], (j, True)), is_index=True)
+                      sp.Piecewise(*[(new[0], taken) for new, taken in branches], (j, True)), is_index=True,
+                      always=unwrap)
         new_s = _bind(assigns, f"{name}_s{step}",
                       sp.Piecewise(*[(new[1], taken) for new, taken in branches], (s, True)), is_index=False)
         new_c = {part: _bind(assigns, f"{name}_c{'' if part == '1' else part}{step}",
@@ -353,9 +367,9 @@ def _number(value: float) -> sp.Expr:
     return sp.Integer(0) if value == 0 else sp.Float(value, 17)
 
 
-def _bind(assigns: list[Assign], name: str, value: sp.Expr, is_index: bool) -> sp.Expr:
-    """A new symbol assigned `value`, or `value` itself when it is already an atom."""
-    if value.is_Atom:
+def _bind(assigns: list[Assign], name: str, value: sp.Expr, is_index: bool, always: bool = False) -> sp.Expr:
+    """A new symbol assigned `value`, or (unless `always`) `value` itself when it is already an atom."""
+    if value.is_Atom and not always:
         return value
     target = sp.Symbol(name, integer=True) if is_index else sp.Symbol(name)
     assigns.append(Assign(target, value, is_index=is_index))
@@ -413,9 +427,10 @@ def _in_window(bounds):
 
 
 def _mapped(expr: sp.Expr, bc_of, radius: int, spacing, setup: list[list[Assign]], cache: dict,
-            direct: int | None = None, origin=None) -> sp.Expr:
+            direct: int | None = None, origin=None, unwrapped=frozenset()) -> sp.Expr:
     """Replace every `Access` by its ghost-rule-mapped read (axis by axis, axis 0 first); along
-    axis `direct` every read is known to be inside the grid and is taken as it is."""
+    axis `direct` every read is known to be inside the grid and is taken as it is; the fields in
+    `unwrapped` are read unwrapped across a periodic axis 0 (`_axis_map`)."""
     origin = origin or (0.0,) * len(spacing)
     repl = {}
     for acc in sorted(expr.atoms(Access), key=sp.default_sort_key):  # a set: fix the order
@@ -429,11 +444,13 @@ def _mapped(expr: sp.Expr, bc_of, radius: int, spacing, setup: list[list[Assign]
                 per_axis.append(cache[key])
                 continue
             lo, hi = bc_of[acc.field][a]
-            key = (a, o, lo, hi)
+            unwrap = a == 0 and acc.field in unwrapped
+            key = (a, o, lo, hi, unwrap)
             if key not in cache:
                 tags = cache.setdefault(("tags", a), {})
-                tag = tags.setdefault((lo, hi), f"b{len(tags)}_")
-                cache[key] = _axis_map(a, o, lo, hi, radius, tag, h=spacing[a], origin=origin[a])
+                tag = tags.setdefault((lo, hi, unwrap), f"b{len(tags)}_")
+                cache[key] = _axis_map(a, o, lo, hi, radius, tag, h=spacing[a], origin=origin[a],
+                                       unwrap=unwrap)
                 setup[a].extend(cache[key].assigns)
             per_axis.append(cache[key])
         value: sp.Expr = MappedAccess(acc.args[0], *[m.index for m in per_axis])
@@ -493,7 +510,7 @@ def padded_inputs(problem: Problem, exprs=None) -> frozenset[str]:
 
 
 def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool = False,
-                 sides=None, window: bool = False) -> Kernel:
+                 sides=None, window: bool = False, tile: bool = False) -> Kernel:
     """Lower `problem` and lay its point expressions out over interior and boundary regions.
 
     With `split_strips`, the strips across the outer axes are cut along the contiguous axis so
@@ -501,8 +518,9 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
     vectorise them like the interior instead of mapping every read. `sides` gives per axis the
     (low, high) side kinds, PHYSICAL (the default) or HALO: input arrays then carry `radius`
     cells of padding beyond each halo side (except input fields read only at the point itself,
-    `padded_inputs`), which the kernel reads and never writes. `window`
-    makes a row window kernel (see the module docstring).
+    `padded_inputs`), which the kernel reads and never writes. `window` makes a row window
+    kernel, `tile` a tile kernel (see the module docstring; `tileable` says whether the problem
+    has one).
     """
     exprs = lower(problem)
     ext = extents(exprs, problem.ndim)
@@ -513,6 +531,13 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
         raise ValueError(f"sides={sides!r}: give one (low, high) pair of {PHYSICAL!r}/{HALO!r} per axis")
     if window and HALO in sides[0]:
         raise ValueError("a row window kernel reads the full grid along axis 0: no halo sides there")
+    if tile:
+        reason = tileable(problem)
+        if reason:
+            raise ValueError(f"no tile kernel: {reason}")
+        window = True
+    # a tile's state rows past a periodic wall are in its buffers
+    unwrapped = frozenset(problem.state) if tile and _periodic_axis0(problem) else frozenset()
     # a halo side has no ghost rule: reads beyond it are taken from the padding as they are
     bc_of = {f: tuple((lo if s[0] == PHYSICAL else None, hi if s[1] == PHYSICAL else None)
                       for (lo, hi), s in zip(axes, sides))
@@ -524,6 +549,11 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
     out_layout = Layout.plain(ndim, (ROW_START,) + (sp.Integer(0),) * (ndim - 1) if window else None)
     layouts = tuple((f, padded if f in off_centre else Layout.plain(ndim)) for f in problem.state + problem.fields)
     layouts += tuple((o, out_layout) for o in outputs)
+    if tile:
+        zero = (sp.Integer(0),) * (ndim - 1)
+        layouts = (tuple((f, Layout.plain(ndim, (TILE_IN,) + zero)) for f in problem.state)
+                   + tuple((f, Layout.plain(ndim)) for f in problem.fields)
+                   + tuple((o, Layout.plain(ndim, (TILE_OUT,) + zero)) for o in outputs))
     last = ndim - 1
     boxes = _boxes(ext, sides)
     boxes = _split_strips(boxes, ext, sides) if split_strips else ((*b, False) for b in boxes)
@@ -535,7 +565,8 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
             values = list(exprs)
         else:
             values = [_mapped(e, bc_of, radius, problem.spacing, setup, cache,
-                              direct=last if vector else None, origin=problem.origin)
+                              direct=last if vector else None, origin=problem.origin,
+                              unwrapped=unwrapped)
                       for e in exprs]
         regions.append(Region(name=rname, bounds=_in_window(bounds) if window else bounds,
                               setup=tuple(tuple(s) for s in setup), body=(),
@@ -543,6 +574,59 @@ def build_kernel(problem: Problem, name: str = "stencil_rhs", split_strips: bool
                               interior=interior, vector=vector))
     return Kernel(name=name, ndim=ndim, dtype=problem.dtype, state=problem.state,
                   fields=problem.fields, params=problem.params, outputs=outputs, extents=ext,
-                  regions=tuple(regions), sides=sides, layouts=layouts, window=window,
+                  regions=tuple(regions), sides=sides, layouts=layouts, window=window, tile=tile,
+                  wrapped=bool(unwrapped),
                   runtime=(TIME.name,) if problem.time_dependent else (),
                   origin=problem.origin or (0.0,) * ndim, spacing=problem.spacing)
+
+
+def _periodic_axis0(problem: Problem) -> bool:
+    """Whether axis 0 is periodic for the state (for all state fields alike, symbolic.py checks)."""
+    return any(problem.bc_of[s][0][0].periodic for s in problem.state)
+
+
+def tileable(problem: Problem) -> str | None:
+    """None when `problem` has a tile kernel (temporal blocking computes the same values as plain
+    steps, to the last bit), else why not."""
+    if problem.fastmath:
+        return "fastmath=True (the compiler may reorder the tile kernel's arithmetic otherwise)"
+    if max([0] + [r for e in extents(lower(problem), problem.ndim) for r in e]) == 0:
+        # each point reads only itself: the pointwise driver takes it through every step in cache
+        return "radius 0 (the pointwise multi-step driver serves it better)"
+    if problem.ndim == 1 and _calls_functions(problem):
+        # in 1-D a tile cuts the vectorised loop elsewhere than a full sweep, and glibc's vector
+        # maths can differ from its scalar functions in the last bit
+        return "a 1-D right-hand side calling maths functions"
+    return None
+
+
+def columns_cuttable(problem: Problem) -> str | None:
+    """None when a tile of `problem` may also be cut along the last axis and computed as a grid of
+    its own width (stepping.py), to the same bits, else why not."""
+    from .symbolic import _bc_symbols
+    last = problem.ndim - 1
+    if problem.ndim < 2:
+        return "one axis only"
+    if any(axes[last][0].periodic for axes in problem.bc_of.values()):
+        return "the last axis is periodic"
+    if problem.fields:
+        return "input fields (read over the full grid's width)"
+    if (set().union(*[e.free_symbols for e in problem.rhs]) | _bc_symbols(problem.bc_of)) & set(COORDINATES):
+        return "coordinates (a cut tile counts its own columns)"
+    if _calls_functions(problem):
+        # a cut moves the vectorised loop's remainder, where glibc's scalar maths may differ from
+        # its vector maths in the last bit
+        return "maths functions"
+    return None
+
+
+def _calls_functions(problem: Problem) -> bool:
+    """Whether the rhs calls a maths function or raises to a non-integer power."""
+    for e in problem.rhs:
+        for node in sp.preorder_traversal(e):
+            if isinstance(node, sp.Function) and not isinstance(node, sp.core.function.AppliedUndef) \
+                    and type(node).__module__.startswith("sympy"):
+                return True
+            if isinstance(node, sp.Pow) and not node.exp.is_Integer:
+                return True
+    return False

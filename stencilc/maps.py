@@ -4,11 +4,12 @@ state, ``u <- F(u)``, a given number of times, giving a `Solution` whose ``t`` c
 It shares `integrate`'s machinery (checked initial state and inputs, frames allocated once with the
 state living in the last one, progress bar, callbacks) and differs in its loop: the steps between
 two recorded frames run as one call of the stencil's compiled multi-step driver where the backend
-has one (`Stencil.map_steps`; C: the whole stretch in compiled code, double-buffered, or for a map
-of radius 0 each point through every step while it is in cache), since a call from Python per step
-would cost more than the step on small grids; the call reads the frame recorded at the stretch's
-start and writes the state's home, so it needs no work grids. Otherwise, and when a callback or
-the step count ``t`` needs each step, one call per step alternates between two grids.
+has one (`Stencil.map_steps`; C: the whole stretch in compiled code, double-buffered, temporally
+blocked on large grids, or for a map of radius 0 each point through every step while it is in
+cache), since a call from Python per step would cost more than the step on small grids; the call
+reads the frame recorded at the stretch's start and writes the state's home, so it needs no work
+grids. Otherwise, and when a callback or the step count ``t`` needs each step, one call per step
+alternates between two grids.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import numpy as np
 from .errors import StencilError
 from .integrate import (_REPORT_FIRST_STEPS, Solution, _array_module, _batch_after, _check_callback,
                         _check_inputs, _compile_kernels, _Frames, _grids, _initial_state, _out,
-                        _progress_bar, _report)
+                        _progress_bar, _report, _temporally_blocked)
 
 
 def iterate(stencil, initial, *, steps, inputs=None, record_every=None, progress=False,
@@ -101,7 +102,9 @@ def iterate(stencil, initial, *, steps, inputs=None, record_every=None, progress
     u = list(frames.home)
     del given
     spare = None          # the work grids of one call per step, allocated when first needed
-    compile_seconds = _compile_kernels(stencil, ("map",) if driver and steps else ())
+    blocked = driver and _temporally_blocked(stencil, u[0].shape)
+    compile_seconds = _compile_kernels(stencil, (("map", "map_tiled") if blocked else ("map",))
+                                       if driver and steps else ())
     start += compile_seconds    # the run's clock starts after the compile
 
     def spares():

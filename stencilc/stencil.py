@@ -61,11 +61,12 @@ class Stencil:
     """
 
     def __init__(self, problem: Problem, *, backend: str, source: str, radius: int,
-                 run: Callable, from_cache: bool, build_variant: Callable | None = None):
+                 run: Callable, from_cache: bool, build_variant: Callable | None = None,
+                 tiled: bool = False, cut: bool = False):
         self._problem = problem
         self._run = run
         self._stepping = Stepping(len(problem.state), np.dtype(problem.dtype), radius, build_variant,
-                                  timed=problem.time_dependent)
+                                  timed=problem.time_dependent, tiled=tiled, cut=cut)
         self.backend = backend
         self.source = source
         self.radius = radius
@@ -296,8 +297,9 @@ class Stencil:
 
         With a separate ``out`` the state arrays are not modified; where the backend has a
         compiled multi-step driver (C) the whole loop runs in compiled code, which removes the
-        per-step cost of calling from Python on small grids. With ``out`` the state arrays
-        themselves, the steps are taken in place.
+        per-step cost of calling from Python on small grids, and on large grids is temporally
+        blocked (sweeps of several steps that read the grid once, stepping.py), to the same bits.
+        With ``out`` the state arrays themselves, the steps are taken in place.
         """
         steps = check_steps(steps)
         arrays, params, shape = self._bind(state_arrays, dict(inputs))
@@ -313,9 +315,10 @@ class Stencil:
         The state arrays are not modified; the result is written to ``out`` (allocated when None,
         and which must not overlap the state). Where the backend has a compiled multi-step driver
         (C) the whole loop runs in compiled code, double-buffered between ``out`` and a work array
-        kept between calls, or for a stencil of radius 0 (each point reads only itself) a tile of
-        points at a time through every step, its state in cache, which gives the same values;
-        elsewhere one call per step alternates between the same two arrays.
+        kept between calls (temporally blocked on large grids, to the same bits), or for a stencil
+        of radius 0 (each point reads only itself) a tile of points at a time through every step,
+        its state in cache, which gives the same values; elsewhere one call per step alternates
+        between the same two arrays.
         ``steps=0`` copies the state to ``out``.
         """
         steps = check_steps(steps)

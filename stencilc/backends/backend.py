@@ -26,6 +26,7 @@ class Backend:
     pass name joins the cache key. `split_strips` asks for boundary strips cut so that their middles
     read the contiguous axis directly (ir.build_kernel), for targets that vectorise them.
     `steps_driver`: an update kernel's source also has a multi-step driver (`run.steps`).
+    `tiled_driver`: its tile kernels (ir.py) have the temporally blocked one (`run.tiled`).
     `requires`: modules that building and running need (installed by the package extra named like
     the backend, `pip install "stencilc[<name>]"`); generating source needs none of them.
     """
@@ -34,6 +35,7 @@ class Backend:
     passes: tuple[str, ...]
     split_strips: bool = False
     steps_driver: bool = False
+    tiled_driver: bool = False
     requires: tuple[str, ...] = ()
 
     def require(self) -> None:

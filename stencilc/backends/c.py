@@ -27,7 +27,7 @@ from .printing import (CTYPE, CLikePrinter, arguments, c_call_names, c_declarati
                        scalar_parts, stride)
 
 BACKEND = Backend(name="c", source_file="kernel.c", passes=("reuse_fluxes:all", "cse"), split_strips=True,
-                  steps_driver=True)
+                  steps_driver=True, tiled_driver=True)
 # grids with fewer points than this run on one thread (measured: a team costs ~10 µs and far more
 # when the cores are shared)
 MIN_PARALLEL_POINTS = 32768
@@ -184,6 +184,37 @@ def _in_place_driver(kernel: Kernel) -> dict:
             "radius": kernel.radius}
 
 
+def _tiled_arguments(kernel: Kernel) -> list[str]:
+    """The temporally blocked driver's parameters: the tile kernel's arrays and scalars, a spare
+    array per state field, the grid sizes, the steps, and the sweep's depth, the rows per call
+    (slab), the bands and the columns per tile (stepping.tile_plan)."""
+    ct = CTYPE[kernel.dtype]
+    args = c_declarations(kernel, " restrict")
+    at = len(args) - len(kernel.index_arguments)
+    spares = [f"{ct} *restrict _spare_{s}" for s in kernel.state]
+    sizes = [f"const int64_t n{a}" for a in range(kernel.ndim)]
+    return args[:at] + spares + sizes + [f"const int64_t {n}" for n in ("steps", "depth", "slab", "bands", "cols")]
+
+
+def _tiled_driver(kernel: Kernel) -> dict:
+    rename = {s: f"_in_{s}" for s in kernel.state}
+    rename.update({o: f"_out_{s}" for s, o in zip(kernel.state, kernel.outputs)})
+    rename.update({"_row0": "_p - _shift", "_row1": "_q - _shift", "_in0": "_in_row", "_out0": "_out_row"})
+    if kernel.ndim > 1:
+        rename[f"n{kernel.ndim - 1}"] = "_wc"   # a cut tile is a grid of its own width
+    if "t" in kernel.runtime:   # the same expression as the plain driver's, so the same value
+        rename["t"] = f"t + ({CTYPE[kernel.real_dtype]})_step * _dt"
+    return {"arguments": [a.replace(" restrict", "") if a.startswith("const int64_t") else a
+                          for a in _tiled_arguments(kernel)],
+            "call": c_call_names(kernel, rename),
+            "state": [{"name": s, "out": o} for s, o in zip(kernel.state, kernel.outputs)],
+            "last": f"n{kernel.ndim - 1}" if kernel.ndim > 1 else "1",
+            "outer": " * ".join([f"n{a}" for a in range(1, kernel.ndim - 1)]) or "1",
+            "radius": max([1] + list(kernel.extents[0])),
+            "cut_radius": max([1] + list(kernel.extents[-1])),
+            "wrap": kernel.wrapped}
+
+
 def signature(kernel: Kernel) -> str:
     """The C prototype (without `restrict`), as cffi's `cdef` and headers want it."""
     return f"void {kernel.name}({', '.join(c_declarations(kernel))});"
@@ -192,7 +223,10 @@ def signature(kernel: Kernel) -> str:
 def metadata(kernel: Kernel, steps_driver: bool) -> dict:
     """What `load` needs in the cache entry: the prototypes of the functions in the library."""
     meta = {"signature": signature(kernel)}
-    if steps_driver and kernel.window:
+    if steps_driver and kernel.tile:
+        meta["tiled_signature"] = (f"void {kernel.name}_tiled("
+                                   f"{', '.join(a.replace(' restrict', '') for a in _tiled_arguments(kernel))});")
+    elif steps_driver and kernel.window:
         meta["in_place_signature"] = f"int {kernel.name}_in_place({', '.join(_in_place_arguments(kernel))});"
     elif steps_driver:
         meta["steps_signature"] = f"void {kernel.name}_steps({', '.join(_steps_arguments(kernel, ''))});"
@@ -206,8 +240,9 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
     With `steps_driver`, for an update kernel (`out = u + dt*f(u)`, passes/fuse.py, or a discrete
     map's `out = f(u)`), the file also defines `<name>_steps`, which applies it `steps` times in
     one call: double-buffered, or for a pointwise kernel (`pointwise`) a tile of points at a time
-    through every step, in cache; for a row window update kernel it defines
-    `<name>_in_place` instead, one step with the state as output.
+    through every step, in cache; for a row window update kernel it defines `<name>_in_place`
+    instead, one step with the state as output, and for a tile kernel (ir.py) `<name>_tiled`, the
+    temporally blocked multi-step driver (the kernel itself then runs on the calling thread).
     """
     from ..templates_env import environment
     p = CLikePrinter(kernel.dtype, kernel.ndim, kernel.layouts)
@@ -224,8 +259,10 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
         arguments=c_declarations(kernel, " restrict"), strides=p.strides(), regions=regions,
         steps_driver=(_steps_driver(kernel) if steps_driver and not kernel.window and not pointwise(kernel)
                       else None),
-        pointwise=_pointwise_driver(kernel) if steps_driver and pointwise(kernel) else None,
-        in_place=_in_place_driver(kernel) if steps_driver and kernel.window else None,
+        pointwise=(_pointwise_driver(kernel) if steps_driver and not kernel.window and pointwise(kernel)
+                   else None),
+        in_place=_in_place_driver(kernel) if steps_driver and kernel.window and not kernel.tile else None,
+        tiled=_tiled_driver(kernel) if steps_driver and kernel.tile else None,
         total_size="*".join(f"n{a}" for a in range(kernel.ndim)), min_parallel_points=MIN_PARALLEL_POINTS,
         vector_math=[{"name": n + sfx, "arity": k, "since": since} for n, k, since in _LIBMVEC],
     )
@@ -309,7 +346,7 @@ def _open(so_file: Path, signatures: list[str]):
 def load(directory: Path, meta: dict):
     """A runner for the entry's library; with a multi-step driver it also has `.steps`, with an
     in-place driver `.in_place`."""
-    extra = [meta[k] for k in ("steps_signature", "in_place_signature") if k in meta]
+    extra = [meta[k] for k in ("steps_signature", "in_place_signature", "tiled_signature") if k in meta]
     ffi, fns, lib = _open(directory / "kernel.so", [meta["signature"]] + extra)
     ptr = CTYPE[meta["dtype"]] + " *"
     cast = ffi.cast
@@ -344,8 +381,14 @@ def load(directory: Path, meta: dict):
         if fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *parts(params), *shape, rows):
             raise MemoryError("the in-place step could not allocate its block buffers "
                               f"({rows} rows per thread)")
+    def tiled(arrays, params, outputs, spares, shape, count, depth, slab, bands, cols, _lib=lib):
+        fns[1](*[cast(ptr, a.ctypes.data) for a in arrays], *parts(params),
+               *[cast(ptr, o.ctypes.data) for o in outputs],
+               *[cast(ptr, o.ctypes.data) for o in spares], *shape, count, depth, slab, bands, cols)
     if "steps_signature" in meta:
         run.steps = steps
+    if "tiled_signature" in meta:
+        run.tiled = tiled
     if "in_place_signature" in meta:
         run.in_place = in_place
     return run
