@@ -219,7 +219,9 @@ def compile_stencil(rhs, *, state=None, fields=None, ndim=2, bc="neumann", backe
     if not isinstance(cache, bool):
         raise StencilError(f"cache={cache!r} must be True or False")
     run, source, radius, from_cache = _build(problem, backend, cache)
-    tiled = _target(backend).BACKEND.tiled_driver and tileable(problem) is None
+    # a stencil of radius 0 keeps the pointwise multi-step driver, which takes each point through
+    # every step in cache
+    tiled = _target(backend).BACKEND.tiled_driver and radius > 0 and tileable(problem) is None
     return Stencil(problem, backend=backend, source=source, radius=radius, run=run,
                    from_cache=from_cache, tiled=tiled, cut=tiled and columns_cuttable(problem) is None,
                    build_variant=lambda variant: _build(problem, backend, cache, variant)[0])

@@ -590,9 +590,6 @@ def tileable(problem: Problem) -> str | None:
     steps, to the last bit), else why not."""
     if problem.fastmath:
         return "fastmath=True (the compiler may reorder the tile kernel's arithmetic otherwise)"
-    if max([0] + [r for e in extents(lower(problem), problem.ndim) for r in e]) == 0:
-        # each point reads only itself: the pointwise driver takes it through every step in cache
-        return "radius 0 (the pointwise multi-step driver serves it better)"
     if problem.ndim == 1 and _calls_functions(problem):
         # in 1-D a tile cuts the vectorised loop elsewhere than a full sweep, and glibc's vector
         # maths can differ from its scalar functions in the last bit

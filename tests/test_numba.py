@@ -28,7 +28,7 @@ def _kernel_module(stencil):
     kernel = next(c.cell_contents for c in stencil._run.__closure__
                   if getattr(c.cell_contents, "__module__", "").startswith("_stencilc_numba_"))
     module = sys.modules[kernel.__module__]
-    return module, module._stencil_rhs_serial
+    return module, module._stencil_rhs_sweep
 
 
 def _dispatchers(module):
@@ -71,7 +71,7 @@ def test_float32_stays_float32(expr, state, fields, oracle, tmp_path):
     # check that no value anywhere in the kernel or its row functions is typed float64
     module = _fresh_module(k.source, tmp_path / "fresh")
     functions = _dispatchers(module)
-    assert len(functions) >= 5
+    assert len(functions) >= 4          # row, chunk, boundary box, sweep
     for fn in functions:
         for s in fn.signatures:
             typemap = fn.overloads[s].type_annotation.typemap
@@ -86,11 +86,10 @@ def test_float32_stays_float32(expr, state, fields, oracle, tmp_path):
     np.testing.assert_allclose(out, expected, rtol=2e-5, atol=2e-5)
 
 
-def test_source_is_python_with_njit_and_threads(tmp_path):
+def test_source_is_python_with_njit_and_prange(tmp_path):
     k = stencilc.compile_stencil(KURAMOTO, state="theta", fields=["omega"], backend="numba")
     compile(k.source, "<numba kernel>", "exec")
-    # threads from a pool of Python threads, not prange: parallel=True costs seconds of compile
-    assert "@_numba.njit(" in k.source and "run_shared(" in k.source and "parallel=True" not in k.source
+    assert "@_numba.njit(" in k.source and "_numba.prange(" in k.source and "parallel=True" in k.source
     assert "cache=True" in k.source
     assert "sin64_v(" in k.source          # the vectorisable sine in the interior
     fast = stencilc.generate(KURAMOTO, state="theta", fields=["omega"], target="numba", fastmath=True)
@@ -124,16 +123,15 @@ def test_huge_arguments_take_the_exact_path():
 
 @pytest.mark.parametrize("huge", [False, True])
 def test_threads_share_the_chunks_and_the_result_is_the_same(huge):
-    """On a grid past the threading threshold, 1, 2 and 3 threads give the same bits, which are
-    the seed's result; with an argument out of the vector maths' range in one chunk, that chunk
-    is recomputed with the full-range maths on whichever thread has it."""
-    from stencilc.backends import numba as nb
+    """1, 2 and 3 threads give the same bits, which are the seed's result; with an argument out
+    of the vector maths' range in one chunk, that chunk is recomputed with the full-range maths
+    (compiled then)."""
     kn = stencilc.compile_stencil(KURAMOTO, state="theta", fields=["omega"], backend="numba")
     rng = np.random.default_rng(4)
-    n0 = nb.MIN_PARALLEL_POINTS // 200 + 37
+    n0 = 365
     theta, omega = rng.uniform(0, 2 * np.pi, (n0, 200)), rng.normal(size=(n0, 200))
     if huge:
-        theta[n0 - 40, 17] = 3e15            # in the last thread's run
+        theta[n0 - 40, 17] = 3e15            # in a late chunk
     expected = ref.seed_numpy_dudt(theta, omega, 0.9)
     before = numba.get_num_threads()
     results = []
@@ -159,7 +157,7 @@ _CHILD = textwrap.dedent("""
     kernel = next(c.cell_contents for c in k._run.__closure__
                   if getattr(c.cell_contents, "__module__", "").startswith("_stencilc_numba_"))
     module = sys.modules[kernel.__module__]
-    dispatcher = module._stencil_rhs_serial
+    dispatcher = module._stencil_rhs_sweep
     print(json.dumps({
         "from_cache": k.from_cache,
         "cache_hits": sum(dispatcher.stats.cache_hits.values()),

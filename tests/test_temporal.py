@@ -211,6 +211,13 @@ def test_what_falls_back():
     assert not k._stepping._tiled
     with pytest.raises(ValueError, match="no tile kernel: a 1-D right-hand side calling maths functions"):
         k._stepping.variant("euler_tiled")
+    # a map of radius 0 (the Mandelbrot iteration) keeps the pointwise driver, one pass over memory
+    # for every step, on a grid far past the blocking threshold too
+    km = sc.compile_stencil(u * u * 0.5 + 0.25, state=u, ndim=2)
+    assert km.radius == 0 and not km._stepping._tiled
+    big = np.full((1100, 1100), 0.3)
+    km.map_steps(big, steps=3)
+    assert "map_tiled" not in km._stepping._variants
 
 
 def test_automatic_plan():

@@ -4,16 +4,15 @@ Takes a `Kernel`; gives Python source (through `NumbaPrinter`, a `PythonCodePrin
 `templates/numba/kernel.py.j2`), written into a cache entry and imported from there, so that Numba's
 own cache (`cache=True`, in the entry's `__pycache__`) makes a second process load machine code
 instead of compiling. The kernel is compiled eagerly for its one exact signature when the module is
-imported. The interior runs in chunks of rows along the outermost axis (a fixed number of rows,
-so a result never depends on the thread count), shared in contiguous runs between the caller and
-a pool of Python threads (`numba_parallel`; the compiled code releases the GIL) rather than by
-Numba's `prange`, whose parfor lowering cost about a third of a cold compile; a chunk
+imported. The interior runs in chunks of rows along the outermost axis, one `numba.prange`
+iteration each (a fixed number of rows, so a result never depends on the thread count); a chunk
 allocates the buffers of the carried values (passes/reuse.py, along every axis as in C) once and
 calls a per-row `@njit` function (LLVM vectorises that row's loops, not the same loops inlined in
 the chunk). Rows read neighbours by direct multi-dimensional indexing, which LLVM turns into
 contiguous vector loads, and call the vectorisable maths of `numba_math`. Those are valid for
 trigonometric arguments below a limit; each chunk reports whether any argument reached it and is
-then recomputed with the full-range functions. (The line buffer's fill notes such arguments in a
+then recomputed with the full-range functions, by a function compiled on its first call only (it
+would otherwise double the interior's compile time for a path that is rarely taken). (The line buffer's fill notes such arguments in a
 flag buffer, reduced by a loop of its own: LLVM leaves scalar a loop that both reduces a flag and
 reuses a load of the previous iteration.) Boundary strips read through the IR's index maps, like the C template.
 Literals carry the kernel dtype, so float32 kernels stay float32 (Numba would widen `2*x` to float64).
@@ -236,10 +235,6 @@ def _variant(region, kernel: Kernel, vector: bool, constants: dict) -> dict:
     return {**view, "carried": carried, "limited": limited, "checked": checked, "buffer_names": names}
 
 
-# grids with fewer points run on the calling thread alone: handing chunks to the pool's threads
-# and waiting for them costs tens of µs
-MIN_PARALLEL_POINTS = 65536
-
 signature, metadata = no_prototype, no_metadata   # a Python module: load needs only its KERNEL
 
 
@@ -271,7 +266,6 @@ def render(kernel: Kernel, header: list[str], *, fastmath: bool = False,
         arguments=argument_names(kernel), regions=regions, boundary_functions=list(boundary.values()),
         outer=[f"i{a}" for a in range(kernel.ndim - 1)],
         constants=[{"name": n, "dtype": t, "value": v} for (t, v), n in constants.items()],
-        min_parallel_points=MIN_PARALLEL_POINTS,
     )
 
 
