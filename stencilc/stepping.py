@@ -35,11 +35,12 @@ import numpy as np
 # block (a call from Python per block must stay small against the block's work).
 BLOCK_BYTES = 4 << 20
 
-# Rows per block of a compiled in-place sweep: a trade between the cost per block (each block
-# recomputes the face values its first row shares with the block before) and the cost of copying
-# a block back once it has left the cache (benchmarks/in_place.py, 6000^2: 0.5, 2 and 8 MB blocks
-# cost 1.23, 1.28 and 1.32x a double-buffered step on 1 thread, 1.41, 1.30 and 1.32x on 2).
-DRIVER_BLOCK_BYTES = 2 << 20
+# Rows per block of a compiled in-place sweep, per thread and state field: a trade between the
+# cost per block (each block recomputes the face values its first row shares with the block
+# before) and the cost of copying a block back once it has left the cache (benchmarks/in_place.py,
+# Kuramoto 6000^2, quiet machine: 256 KiB, 1 MiB and 2 MiB blocks cost 1.095, 1.070 and 1.111x a
+# double-buffered step on 1 thread, 1.068, 1.039 and 1.113x on 2).
+DRIVER_BLOCK_BYTES = 1 << 20
 
 
 # Temporal blocking (`tile_plan`). Grids whose state, read and written (twice its size), takes
