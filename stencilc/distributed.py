@@ -40,7 +40,6 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 from . import api, ir
 from .errors import StencilError
 from .ir import HALO, PHYSICAL
-from .symbolic import COORDINATES, _bc_symbols
 
 
 # --------------------------------------------------------------------------- one rank fails: all end
@@ -473,8 +472,7 @@ def _on_block(problem, dec: Decomposition):
     uses the coordinates, the grid's origin moved to the low corner of this rank's block, so that
     the coordinates (cell centres and boundary faces) are those of the global grid; otherwise
     `problem` itself, so that ranks with the same side kinds share one kernel."""
-    used = set().union(*(e.free_symbols for e in problem.rhs)) | _bc_symbols(problem.bc_of)
-    if not used & set(COORDINATES[:problem.ndim]):
+    if not problem.uses_coordinates:
         return problem
     origin = problem.origin or (0.0,) * problem.ndim
     return dataclasses.replace(problem, origin=tuple(

@@ -600,7 +600,6 @@ def tileable(problem: Problem) -> str | None:
 def columns_cuttable(problem: Problem) -> str | None:
     """None when a tile of `problem` may also be cut along the last axis and computed as a grid of
     its own width (stepping.py), to the same bits, else why not."""
-    from .symbolic import _bc_symbols
     last = problem.ndim - 1
     if problem.ndim < 2:
         return "one axis only"
@@ -608,7 +607,7 @@ def columns_cuttable(problem: Problem) -> str | None:
         return "the last axis is periodic"
     if problem.fields:
         return "input fields (read over the full grid's width)"
-    if (set().union(*[e.free_symbols for e in problem.rhs]) | _bc_symbols(problem.bc_of)) & set(COORDINATES):
+    if problem.uses_coordinates:
         return "coordinates (a cut tile counts its own columns)"
     if _calls_functions(problem):
         # a cut moves the vectorised loop's remainder, where glibc's scalar maths may differ from

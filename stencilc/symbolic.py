@@ -857,6 +857,12 @@ class Problem:
         """Whether the right-hand side or a boundary value uses the time `t`."""
         return any(t in e.free_symbols for e in self.rhs) or t in _bc_symbols(self.bc_of)
 
+    @property
+    def uses_coordinates(self) -> bool:
+        """Whether the right-hand side or a boundary value uses a coordinate `x`, `y`, `z`."""
+        used = set().union(*(e.free_symbols for e in self.rhs)) | _bc_symbols(self.bc_of)
+        return bool(used & set(COORDINATES))
+
     def key(self) -> str:
         """A canonical text that identifies the problem (for the cache key)."""
         return repr((self.state, self.fields, self.params, tuple(sp.srepr(e) for e in self.rhs),
